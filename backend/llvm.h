@@ -1,0 +1,84 @@
+/* llvm.h - the LLVM side of the backend, internal to backend/: building one
+ * LLVM module per program (llvm_module.c), linking the embedded kernel bitcode,
+ * retargeting it to the host and optimizing it (llvm_target.c), and the two
+ * consumers, the ORC JIT (jit.c) and ahead-of-time output (aot.c).
+ *
+ * The module a program becomes:
+ *
+ *   i32 @<prefix>_entry(ptr ctx, ptr inputs, ptr outputs, ptr arena)  -- rt_entry_fn
+ *       sets ctx->call = i, calls @call.i.<kernel>, and returns early when a
+ *       call that can fail left ctx->status nonzero;
+ *   void @call.i.<kernel>(ctx, inputs, outputs, arena)                -- noinline
+ *       builds the kernel's bufs array (constant weight addresses, arena +
+ *       offset, caller's buffers) and calls the kernel with a pointer to a
+ *       constant params global; the call site is alwaysinline, so each call
+ *       becomes a copy of the kernel specialized to its shapes;
+ *   AOT only: @<prefix>_desc (rt_model_desc), i32 @<prefix>_run(inputs,
+ *       outputs), and for executables i32 @main(argc, argv).
+ *
+ * Requires: a program from be_lower. Every kernel it names is in kernels.def
+ * and in the embedded bitcode (a missing one is MIXC_BUG). */
+#ifndef MIXC_BE_LLVM_H
+#define MIXC_BE_LLVM_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "be.h"
+
+typedef struct be_llvm_opts {
+  bool jit;              /* weights as the host's addresses (zero copy); else as globals */
+  const char *prefix;    /* exported symbols: <prefix>_entry, _desc, _run */
+  bool emit_desc;        /* define <prefix>_desc and <prefix>_run (AOT) */
+  bool emit_main;        /* define main() calling rt_harness_main (executables) */
+} be_llvm_opts;
+
+/* Wall-clock milliseconds of each step, for `--time` style reports and tests. */
+typedef struct be_llvm_times {
+  double build_ms;       /* our IR */
+  double link_ms;        /* parse + link the kernel bitcode, internalize, retarget */
+  double opt_ms;         /* LLVMRunPasses default<O2> */
+  double codegen_ms;     /* machine code (JIT materialization or file emission) */
+} be_llvm_times;
+
+double be_llvm_now_ms(void);
+
+/* Initializes the native target once (thread-safe). */
+void be_llvm_init(void);
+
+/* A target machine for the host CPU and its features (or $MIXC_TARGET_CPU and
+ * $MIXC_TARGET_FEATURES when set), O2, position-independent code (what the JIT
+ * linker, shared libraries and PIE executables all want). NULL with a
+ * diagnostic when LLVM has no target for the host. */
+LLVMTargetMachineRef be_llvm_host_tm(ir_diags *d);
+
+/* Routes the context's LLVM diagnostics (errors) into d while the module is
+ * built and optimized; warnings and remarks are dropped. */
+void be_llvm_catch_diags(LLVMContextRef c, ir_diags *d);
+
+/* Builds the module for p in c, links the kernels, internalizes everything but
+ * the exported symbols, retargets every function to tm's CPU and runs the O2
+ * pipeline. NULL with a diagnostic on failure. */
+LLVMModuleRef be_llvm_compile(LLVMContextRef c, const be_program *p, const be_llvm_opts *o,
+                              LLVMTargetMachineRef tm, be_llvm_times *t, ir_diags *d);
+
+/* Pieces of be_llvm_compile, for tests. */
+LLVMModuleRef be_llvm_build(LLVMContextRef c, const be_program *p, const be_llvm_opts *o,
+                            LLVMTargetMachineRef tm, ir_diags *d);
+bool be_llvm_link_kernels(LLVMModuleRef m, ir_diags *d);
+void be_llvm_finalize(LLVMModuleRef m, const be_llvm_opts *o, LLVMTargetMachineRef tm);
+bool be_llvm_optimize(LLVMModuleRef m, LLVMTargetMachineRef tm, ir_diags *d);
+
+/* The exported symbol names for a prefix, e.g. "mixc_model_entry"; arena-owned. */
+const char *be_llvm_sym(ir_arena *a, const char *prefix, const char *suffix);
+/* True when prefix is a C identifier (diagnostic otherwise). */
+bool be_llvm_check_prefix(const char *prefix, ir_diags *d);
+
+/* The embedded kernel bitcode (gen/kernels_bc.c, from cmake/kernels.cmake). */
+extern const unsigned char mixc_kernels_bc[];
+extern const size_t mixc_kernels_bc_len;
+
+/* Timing of the last be_jit_compile of j. */
+const be_llvm_times *be_jit_times(const be_jit *j);
+
+#endif

@@ -1,0 +1,57 @@
+/* lower.h - per-op lowering functions, internal to backend/. Each one fills
+ * call->kernel, call->params/params_size and call->can_fail for one node; the
+ * framework in lower.c has already filled call->ops with the node's inputs then
+ * outputs (BE_NONE for omitted ones) and will plan the arena. A lowering that
+ * cannot handle the node (dtype, attribute value, rank) adds a diagnostic with
+ * ir_error(lc->cx->d, n, ...) naming the problem and returns false.
+ *
+ * Requires: static shapes on every input and output of the node. */
+#ifndef MIXC_LOWER_H
+#define MIXC_LOWER_H
+
+#include "be.h"
+
+/* The state of one lowering: the graph context and the program being built. */
+typedef struct lower_ctx {
+  ir_ctx *cx;          /* cx->d for diagnostics */
+  be_program *p;       /* p->arena owns params */
+} lower_ctx;
+
+/* Copies params into the program arena and stores them and the kernel name on
+ * the call. */
+void lower_set_params(lower_ctx *lc, be_call *call, const char *kernel, const void *params,
+                      size_t size);
+
+/* elementwise and reductions: lower_elem.c */
+bool lower_unary(lower_ctx *lc, const ir_node *n, be_call *call);    /* unary math, activations, Not */
+bool lower_binary(lower_ctx *lc, const ir_node *n, be_call *call);   /* arith, compare, logic, PRelu, Max/Min/Sum/Mean */
+bool lower_where(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_cast(lower_ctx *lc, const ir_node *n, be_call *call);     /* Cast, CastLike */
+bool lower_clip(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_isx(lower_ctx *lc, const ir_node *n, be_call *call);      /* IsNaN, IsInf */
+bool lower_softmax(lower_ctx *lc, const ir_node *n, be_call *call);  /* Softmax, LogSoftmax, Hardmax */
+bool lower_reduce(lower_ctx *lc, const ir_node *n, be_call *call);   /* Reduce* */
+bool lower_argminmax(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_norm(lower_ctx *lc, const ir_node *n, be_call *call);     /* LayerNorm, BatchNorm, InstanceNorm */
+bool lower_cumsum(lower_ctx *lc, const ir_node *n, be_call *call);
+
+/* linear algebra and data movement: lower_data.c */
+bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call);   /* MatMul, Gemm */
+bool lower_einsum(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_conv(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_pool(lower_ctx *lc, const ir_node *n, be_call *call);     /* Max/AveragePool, Global* */
+bool lower_copy(lower_ctx *lc, const ir_node *n, be_call *call);     /* Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout */
+bool lower_transpose(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_concat(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_split(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_slice(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_gather(lower_ctx *lc, const ir_node *n, be_call *call);   /* Gather, GatherElements, GatherND */
+bool lower_scatter(lower_ctx *lc, const ir_node *n, be_call *call);  /* ScatterElements, ScatterND */
+bool lower_expand(lower_ctx *lc, const ir_node *n, be_call *call);   /* Expand, Tile */
+bool lower_pad(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_fill(lower_ctx *lc, const ir_node *n, be_call *call);     /* ConstantOfShape, Range, Shape, Size */
+bool lower_topk(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_onehot(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_ms_moe(lower_ctx *lc, const ir_node *n, be_call *call);
+
+#endif

@@ -1,0 +1,38 @@
+/* infer.h - internal interface of shape and type inference (ir/infer.c): the
+ * per-op infer_* functions that the op table (core.c) points at, and a few
+ * helpers that passes and the frontend share (broadcasting, axis normalization,
+ * reading small constant integer tensors).
+ *
+ * Requires: ir.h. The infer_* prototypes are generated from ops.def, so a new op
+ * line needs only its function defined in infer.c. Every infer_* function takes
+ * a node whose required inputs are non-NULL and have known dtypes (ir_infer_node
+ * checks that first), reports bad input with ir_error_in, and returns false on
+ * error. */
+#ifndef MIXC_IR_INFER_H
+#define MIXC_IR_INFER_H
+
+#include "ir.h"
+
+/* One prototype per ops.def line (repeats are harmless redeclarations). */
+#define OP(id, name, dom, since, minin, maxin, minout, maxout, attrs, infer) \
+  bool infer(struct ir_ctx *cx, struct ir_node *n);
+#include "ops.def"
+#undef OP
+
+/* Numpy broadcasting of shapes a (rank_a) and b (rank_b) into out (room for
+ * IR_MAX_RANK dims), with symbolic dims: equal symbols give that symbol, a static 1
+ * gives the other dim, a symbol against a static N>1 gives N, unknown stays
+ * unknown. Two different static non-1 dims are an error reported against n (may
+ * be NULL); returns false then. Ranks must be known (>= 0). */
+bool ir_broadcast(ir_ctx *cx, ir_node *n, int rank_a, const ir_dim *a, int rank_b,
+                  const ir_dim *b, int *rank_out, ir_dim *out);
+
+/* axis in [-rank, rank) normalized to [0, rank); -1 if out of range. */
+int ir_norm_axis(int64_t axis, int rank);
+
+/* The elements of a constant integer value (any integer dtype, rank 0 or 1, at
+ * most `max` elements) into out[0..*n). False if v is NULL, not constant, not
+ * integer, or too long. */
+bool ir_const_ints(const ir_value *v, int64_t *out, int max, int *n);
+
+#endif

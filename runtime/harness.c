@@ -1,0 +1,373 @@
+/* harness.c - rt_harness_main: the `main` of standalone model executables and
+ * the body of `mixc run`. Parses the command line, reads every input tensor
+ * (.npy or .pb) and checks it against the model descriptor, runs the entry
+ * function, writes one .npy per output, and optionally times more runs.
+ *
+ *   PROG --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]
+ *
+ * Exit codes: 0 ok; 1 bad input (a missing, unknown, unreadable or mismatched
+ * input, a run-time data error, an unwritable output); 2 usage (unknown flag,
+ * malformed flag value); 3 internal (a descriptor that breaks its contract).
+ *
+ * Requires: libc, POSIX clock_gettime and mkdir, libm only; the descriptor's
+ * contract in rt.h. Buffers handed to the entry function are 64-byte aligned
+ * and padded to a multiple of 64 bytes. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "rt.h"
+#include "tensor_io.h"
+
+enum { H_OK = 0, H_BAD_INPUT = 1, H_USAGE = 2, H_INTERNAL = 3 };
+
+#define MAX_THREADS 4096
+#define MAX_BENCH 1000000
+
+static const char usage_text[] =
+    "usage: %s --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]\n"
+    "\n"
+    "Runs the model once on the given inputs and writes DIR/NAME.npy for each output\n"
+    "(characters outside [A-Za-z0-9._-] in NAME become '_').\n"
+    "  --input NAME=FILE  an input tensor, .npy or ONNX TensorProto .pb; every input is required\n"
+    "  --output-dir DIR   where outputs go (default: the current directory; created if missing)\n"
+    "  --threads N        worker threads (N >= 1)\n"
+    "  --bench N          after the first run, time N more and print\n"
+    "                     'median_ms=X min_ms=Y runs=N' as the last line\n"
+    "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
+
+static void print_io(FILE *f, const char *what, int n, const rt_tensor_desc *t) {
+  char s[256];
+  fprintf(f, "%s:\n", what);
+  for (int i = 0; i < n; i++)
+    fprintf(f, "  %s  %s\n", t[i].name, rt_shape_str(s, sizeof s, t[i].dtype, t[i].rank, t[i].dims));
+  if (!n) fprintf(f, "  (none)\n");
+}
+
+/* A descriptor that breaks rt.h's contract is a bug in whatever produced it. */
+static const char *check_desc(const rt_model_desc *m) {
+  if (!m) return "no model descriptor";
+  if (m->abi_version != RT_ABI_VERSION) return "model descriptor has a different ABI version";
+  if (!m->entry) return "model descriptor has no entry function";
+  if (m->ninputs < 0 || m->noutputs < 0 || (m->ninputs && !m->inputs) || (m->noutputs && !m->outputs))
+    return "model descriptor has bad input/output lists";
+  for (int k = 0; k < 2; k++) {
+    int n = k ? m->noutputs : m->ninputs;
+    const rt_tensor_desc *t = k ? m->outputs : m->inputs;
+    for (int i = 0; i < n; i++) {
+      size_t es = rt_dtype_size(t[i].dtype);
+      if (!t[i].name || !es || t[i].rank < 0 || t[i].rank > RT_DESC_MAX_RANK)
+        return "model descriptor has a bad tensor description";
+      int64_t numel = rt_numel(t[i].rank, t[i].dims, es);
+      if (numel < 0 || (uint64_t)numel * es != t[i].nbytes)
+        return "model descriptor's byte count does not match its shape";
+    }
+  }
+  return NULL;
+}
+
+/* Strictly parses a decimal integer in [lo, hi]. */
+static bool parse_int(const char *s, long lo, long hi, long *out) {
+  if (!s || !*s) return false;
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+static void *alloc64(uint64_t n) {
+  size_t cap = ((size_t)n + 63) & ~(size_t)63;
+  void *p = aligned_alloc(64, cap ? cap : 64);
+  if (p) memset(p, 0, cap ? cap : 64);
+  return p;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Which model input an `--input` argument names: the longest input name that
+ * is followed by '=' (input names and paths may both contain '='). */
+static int match_input(const rt_model_desc *m, const char *arg) {
+  int best = -1;
+  size_t bestlen = 0;
+  for (int i = 0; i < m->ninputs; i++) {
+    size_t n = strlen(m->inputs[i].name);
+    if (!strncmp(arg, m->inputs[i].name, n) && arg[n] == '=' && (best < 0 || n > bestlen))
+      best = i, bestlen = n;
+  }
+  return best;
+}
+
+typedef struct harness {
+  const char *prog;
+  const rt_model_desc *m;
+  const char **files;      /* per model input: the file, or NULL */
+  rt_tensor *in;           /* per model input */
+  void **inptr, **outptr;
+  void *arena;
+} harness;
+
+static void harness_free(harness *h) {
+  if (h->in)
+    for (int i = 0; i < h->m->ninputs; i++) rt_tensor_free(&h->in[i]);
+  if (h->outptr)
+    for (int i = 0; i < h->m->noutputs; i++) free(h->outptr[i]);
+  free(h->files);
+  free(h->in);
+  free(h->inptr);
+  free(h->outptr);
+  free(h->arena);
+}
+
+static int run_once(harness *h, rt_ctx *ctx) {
+  memset(ctx, 0, sizeof *ctx);
+  int rc = h->m->entry(ctx, (void *const *)h->inptr, (void *const *)h->outptr, h->arena);
+  if (rc || ctx->status) {
+    ctx->msg[sizeof ctx->msg - 1] = 0;
+    fprintf(stderr, "%s: run failed: %s\n", h->prog,
+            ctx->msg[0] ? ctx->msg : "the model reported an error without a message");
+    return H_BAD_INPUT;
+  }
+  return H_OK;
+}
+
+/* Writes every output to dir; sanitized names that collide get a suffix. */
+static int write_outputs(harness *h, const char *dir) {
+  const rt_model_desc *m = h->m;
+  struct stat st;
+  if (stat(dir, &st) != 0) {
+    if (mkdir(dir, 0777) != 0) {
+      fprintf(stderr, "%s: cannot create output directory %s: %s\n", h->prog, dir, strerror(errno));
+      return H_BAD_INPUT;
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "%s: output directory %s is not a directory\n", h->prog, dir);
+    return H_BAD_INPUT;
+  }
+  char(*used)[256] = calloc((size_t)m->noutputs + 1, sizeof *used);
+  if (!used) {
+    fprintf(stderr, "%s: out of memory\n", h->prog);
+    return H_INTERNAL;
+  }
+  int rc = H_OK;
+  for (int i = 0; i < m->noutputs && rc == H_OK; i++) {
+    const rt_tensor_desc *o = &m->outputs[i];
+    char base[200];
+    rt_sanitize_name(o->name, base, sizeof base);
+    snprintf(used[i], sizeof used[i], "%s", base);
+    for (int k = 2;; k++) {
+      bool clash = false;
+      for (int j = 0; j < i; j++) clash |= !strcmp(used[j], used[i]);
+      if (!clash) break;
+      snprintf(used[i], sizeof used[i], "%s_%d", base, k);
+    }
+    size_t plen = strlen(dir) + strlen(used[i]) + 8;
+    char *path = malloc(plen);
+    if (!path) {
+      rc = H_INTERNAL;
+      break;
+    }
+    snprintf(path, plen, "%s/%s.npy", dir, used[i]);
+    rt_tensor t = {o->dtype, o->rank, {0}, h->outptr[i], o->nbytes};
+    memcpy(t.dims, o->dims, sizeof t.dims);
+    char err[512], s[256];
+    if (rt_tensor_write_npy(path, &t, err, sizeof err)) {
+      fprintf(stderr, "%s: output '%s': %s\n", h->prog, o->name, err);
+      rc = H_BAD_INPUT;
+    } else {
+      printf("%s %s -> %s\n", o->name, rt_shape_str(s, sizeof s, o->dtype, o->rank, o->dims), path);
+    }
+    free(path);
+  }
+  free(used);
+  return rc;
+}
+
+int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
+  const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
+  const char *slash = strrchr(prog, '/');
+  if (slash && slash[1]) prog = slash + 1;
+  const char *bad = check_desc(m);
+  if (bad) {
+    fprintf(stderr, "%s: internal error: %s\n", prog, bad);
+    return H_INTERNAL;
+  }
+
+  harness h = {prog, m, NULL, NULL, NULL, NULL, NULL};
+  const char *outdir = ".";
+  long threads = 1, bench = 0;
+  const char **inargs = calloc((size_t)argc + 1, sizeof *inargs);
+  int ninargs = 0, rc = H_OK;
+  if (!inargs) return H_INTERNAL;
+
+  /* ---- flags ---- */
+  for (int i = 1; i < argc && rc == H_OK; i++) {
+    const char *a = argv[i], *val = NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      printf(usage_text, prog);
+      printf("\n");
+      print_io(stdout, "inputs", m->ninputs, m->inputs);
+      print_io(stdout, "outputs", m->noutputs, m->outputs);
+      free(inargs);
+      return H_OK;
+    }
+    static const char *const valued[] = {"--input", "--output-dir", "--threads", "--bench"};
+    int which = -1;
+    for (int k = 0; k < 4; k++) {
+      size_t n = strlen(valued[k]);
+      if (!strncmp(a, valued[k], n) && (a[n] == 0 || a[n] == '=')) {
+        which = k;
+        if (a[n] == '=') val = a + n + 1;
+        else if (i + 1 < argc) val = argv[++i];
+        else {
+          fprintf(stderr, "%s: %s needs a value\n", prog, valued[k]);
+          rc = H_USAGE;
+        }
+        break;
+      }
+    }
+    if (rc) break;
+    switch (which) {
+    case 0:
+      if (!strchr(val, '=')) {
+        fprintf(stderr, "%s: --input expects NAME=FILE, got '%s'\n", prog, val);
+        rc = H_USAGE;
+      }
+      inargs[ninargs++] = val;
+      break;
+    case 1:
+      if (!*val) {
+        fprintf(stderr, "%s: --output-dir is empty\n", prog);
+        rc = H_USAGE;
+      }
+      outdir = val;
+      break;
+    case 2:
+      if (!parse_int(val, 1, MAX_THREADS, &threads)) {
+        fprintf(stderr, "%s: --threads expects an integer from 1 to %d, got '%s'\n", prog, MAX_THREADS, val);
+        rc = H_USAGE;
+      }
+      break;
+    case 3:
+      if (!parse_int(val, 1, MAX_BENCH, &bench)) {
+        fprintf(stderr, "%s: --bench expects an integer from 1 to %d, got '%s'\n", prog, MAX_BENCH, val);
+        rc = H_USAGE;
+      }
+      break;
+    default:
+      fprintf(stderr, "%s: %s '%s'\n", prog, a[0] == '-' ? "unknown option" : "unexpected argument", a);
+      rc = H_USAGE;
+    }
+  }
+  if (rc) {
+    fprintf(stderr, "run '%s --help' for usage\n", prog);
+    free(inargs);
+    return rc;
+  }
+  (void)threads; /* the thread pool comes later; rt_ctx.pool stays NULL */
+
+  /* ---- inputs: match names, then read and check ---- */
+  h.files = calloc((size_t)m->ninputs + 1, sizeof *h.files);
+  h.in = calloc((size_t)m->ninputs + 1, sizeof *h.in);
+  h.inptr = calloc((size_t)m->ninputs + 1, sizeof *h.inptr);
+  h.outptr = calloc((size_t)m->noutputs + 1, sizeof *h.outptr);
+  if (!h.files || !h.in || !h.inptr || !h.outptr) rc = H_INTERNAL;
+  for (int i = 0; i < ninargs && rc == H_OK; i++) {
+    int k = match_input(m, inargs[i]);
+    if (k < 0) {
+      const char *eq = strchr(inargs[i], '=');
+      fprintf(stderr, "%s: unknown input '%.*s'; the model's inputs are:", prog,
+              (int)(eq - inargs[i]), inargs[i]);
+      for (int j = 0; j < m->ninputs; j++) fprintf(stderr, " %s", m->inputs[j].name);
+      fprintf(stderr, "%s\n", m->ninputs ? "" : " (none)");
+      rc = H_BAD_INPUT;
+    } else if (h.files[k]) {
+      fprintf(stderr, "%s: input '%s' is given twice\n", prog, m->inputs[k].name);
+      rc = H_BAD_INPUT;
+    } else {
+      h.files[k] = inargs[i] + strlen(m->inputs[k].name) + 1;
+    }
+  }
+  free(inargs);
+  for (int i = 0; i < m->ninputs && rc == H_OK; i++) {
+    char s[256];
+    if (!h.files[i]) {
+      fprintf(stderr, "%s: missing --input %s=FILE (%s)\n", prog, m->inputs[i].name,
+              rt_shape_str(s, sizeof s, m->inputs[i].dtype, m->inputs[i].rank, m->inputs[i].dims));
+      rc = H_BAD_INPUT;
+    }
+  }
+  for (int i = 0; i < m->ninputs && rc == H_OK; i++) {
+    const rt_tensor_desc *d = &m->inputs[i];
+    rt_tensor *t = &h.in[i];
+    char err[512], want[256], got[256];
+    if (rt_tensor_read(h.files[i], t, err, sizeof err)) {
+      fprintf(stderr, "%s: input '%s': %s\n", prog, d->name, err);
+      rc = H_BAD_INPUT;
+      break;
+    }
+    bool same = t->dtype == d->dtype && t->rank == d->rank;
+    for (int j = 0; same && j < d->rank; j++) same = t->dims[j] == d->dims[j];
+    if (!same) {
+      fprintf(stderr, "%s: input '%s': expected %s, got %s (from %s)\n", prog, d->name,
+              rt_shape_str(want, sizeof want, d->dtype, d->rank, d->dims),
+              rt_shape_str(got, sizeof got, t->dtype, t->rank, t->dims), h.files[i]);
+      rc = H_BAD_INPUT;
+      break;
+    }
+    if (t->nbytes != d->nbytes) {
+      fprintf(stderr, "%s: internal error: input '%s' has %llu bytes, descriptor says %llu\n", prog,
+              d->name, (unsigned long long)t->nbytes, (unsigned long long)d->nbytes);
+      rc = H_INTERNAL;
+      break;
+    }
+    h.inptr[i] = t->data; /* rt_tensor_read allocates 64-byte aligned, padded */
+  }
+
+  /* ---- buffers, the run, the outputs ---- */
+  for (int i = 0; i < m->noutputs && rc == H_OK; i++)
+    if (!(h.outptr[i] = alloc64(m->outputs[i].nbytes))) rc = H_INTERNAL;
+  if (rc == H_OK && !(h.arena = alloc64(m->arena_size))) rc = H_INTERNAL;
+  if (rc == H_INTERNAL) fprintf(stderr, "%s: out of memory\n", prog);
+  rt_ctx ctx;
+  if (rc == H_OK) rc = run_once(&h, &ctx);
+  if (rc == H_OK) rc = write_outputs(&h, outdir);
+
+  if (rc == H_OK && bench > 0) {
+    double *ms = malloc(sizeof *ms * (size_t)bench);
+    if (!ms) {
+      fprintf(stderr, "%s: out of memory\n", prog);
+      rc = H_INTERNAL;
+    }
+    for (long i = 0; i < bench && rc == H_OK; i++) {
+      double t0 = now_ms();
+      rc = run_once(&h, &ctx);
+      ms[i] = now_ms() - t0;
+    }
+    if (rc == H_OK) {
+      qsort(ms, (size_t)bench, sizeof *ms, cmp_double);
+      double median = bench % 2 ? ms[bench / 2] : (ms[bench / 2 - 1] + ms[bench / 2]) / 2;
+      fflush(stdout);
+      printf("median_ms=%.4f min_ms=%.4f runs=%ld\n", median, ms[0], bench);
+    }
+    free(ms);
+  }
+  fflush(stdout);
+  harness_free(&h);
+  return rc;
+}
