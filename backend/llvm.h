@@ -6,13 +6,16 @@
  * The module a program becomes:
  *
  *   i32 @<prefix>_entry(ptr ctx, ptr inputs, ptr outputs, ptr arena)  -- rt_entry_fn
- *       sets ctx->call = i, calls @call.i.<kernel>, and returns early when a
- *       call that can fail left ctx->status nonzero;
- *   void @call.i.<kernel>(ctx, inputs, outputs, arena)                -- noinline
- *       builds the kernel's bufs array (constant weight addresses, arena +
- *       offset, caller's buffers) and calls the kernel with a pointer to a
- *       constant params global; the call site is alwaysinline, so each call
- *       becomes a copy of the kernel specialized to its shapes;
+ *       for each call: stores the operand addresses in a bufs array (weights
+ *       as constant addresses, arena + offset, the caller's buffers), sets
+ *       ctx->call = i, calls the call's specialization, and returns early when
+ *       a call that can fail left ctx->status nonzero;
+ *   void @spec.N.<kernel>(ptr ctx, ptr bufs)                         -- noinline
+ *       one per distinct (kernel, params bytes): calls the kernel with a
+ *       pointer to a constant params global at an alwaysinline call site, so
+ *       the kernel is specialized to its shapes; repeated blocks and experts
+ *       of equal shape share one, which keeps compile time proportional to the
+ *       number of distinct layers rather than calls;
  *   AOT only: @<prefix>_desc (rt_model_desc), i32 @<prefix>_run(inputs,
  *       outputs), and for executables i32 @main(argc, argv).
  *

@@ -33,7 +33,7 @@ find_program(MIXC_LLVM_LINK NAMES llvm-link-19 llvm-link PATHS ${MIXC_LLVM_BINDI
 file(GLOB MIXC_BC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/runtime/kernels/*.c)
 file(GLOB MIXC_BC_HDR CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/runtime/kernels/*.h
      ${CMAKE_SOURCE_DIR}/runtime/kernels/*.def ${CMAKE_SOURCE_DIR}/runtime/*.h)
-set(MIXC_BC_FLAGS -std=gnu11 -O2 -DNDEBUG -fno-vectorize -fno-slp-vectorize -fno-unroll-loops
+set(MIXC_BC_FLAGS -std=gnu11 -O2 -DNDEBUG -fPIC -fno-vectorize -fno-slp-vectorize -fno-unroll-loops
     -ffp-contract=off -fno-stack-protector -Wall -Wno-unused-parameter
     -I${CMAKE_SOURCE_DIR} -I${CMAKE_SOURCE_DIR}/runtime -I${CMAKE_SOURCE_DIR}/runtime/kernels)
 set(MIXC_BC_DIR ${CMAKE_BINARY_DIR}/kernels_bc)
@@ -67,11 +67,14 @@ add_custom_command(
 target_sources(mixc_core PRIVATE ${CMAKE_BINARY_DIR}/gen/kernels_bc.c)
 
 # ---- libmixc uses LLVM's C API (one shared libLLVM-19) ----
-target_include_directories(mixc_core SYSTEM PRIVATE ${MIXC_LLVM_INCLUDE})
+target_include_directories(mixc_core SYSTEM PUBLIC ${MIXC_LLVM_INCLUDE})
 target_link_libraries(mixc_core PUBLIC ${MIXC_LLVM_LIB})
 # Where backend/aot.c finds libmixc_rt.a when it is not next to the running binary.
+# MIXC_RT_LINK_LIBS: what an executable needs besides libmixc_rt.a (add the
+# thread pool's library here when the runtime starts using one).
+set(MIXC_RT_LINK_LIBS "-lm" CACHE STRING "libraries AOT executables link after libmixc_rt.a")
 set_property(SOURCE ${CMAKE_SOURCE_DIR}/backend/aot.c APPEND PROPERTY COMPILE_DEFINITIONS
-             MIXC_RT_LIB_DIR="${CMAKE_BINARY_DIR}")
+             MIXC_RT_LIB_DIR="${CMAKE_BINARY_DIR}" MIXC_RT_LINK_LIBS="${MIXC_RT_LINK_LIBS}")
 
 # ---- libmixc_rt.a: what AOT executables link (no LLVM, no protobuf) ----
 file(GLOB MIXC_RT_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/runtime/*.c

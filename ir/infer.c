@@ -838,14 +838,15 @@ static bool window_shape(ir_ctx *cx, ir_node *n, int nsp, const ir_dim *in, cons
     ir_dim d = in[i], k = kernel[i];
     int64_t st = strides[i];
     if (mode == 2) { /* SAME: ceil(in / stride) */
-      out[i] = dst(d) ? dstat((d.v + st - 1) / st) : st == 1 ? d : DUNK;
+      out[i] = dst(d) ? dstat(d.v ? (d.v - 1) / st + 1 : 0) : st == 1 ? d : DUNK;
       continue;
     }
     if (!dst(k)) {
       out[i] = DUNK;
       continue;
     }
-    if (k.v > IR_MAX_ELEMS || dil[i] > IR_MAX_ELEMS) {
+    if (k.v > IR_MAX_ELEMS || dil[i] > IR_MAX_ELEMS ||
+        (k.v > 1 && dil[i] > IR_MAX_ELEMS / (k.v - 1))) {
       ir_error(cx->d, n, "kernel %lld with dilation %lld is absurd", LL(k.v), LL(dil[i]));
       return false;
     }
@@ -886,8 +887,8 @@ bool infer_conv(ir_ctx *cx, ir_node *n) {
     return false;
   }
   int64_t group = attr_int(cx, n, "group", 1);
-  if (group < 1) {
-    ir_error(cx->d, n, "Conv group %lld must be >= 1", LL(group));
+  if (group < 1 || group > IR_MAX_ELEMS) {
+    ir_error(cx->d, n, "Conv group %lld must be >= 1 and sane", LL(group));
     return false;
   }
   int r = x->rank >= 0 ? x->rank : w->rank;
@@ -1792,8 +1793,7 @@ bool infer_tile(ir_ctx *cx, ir_node *n) {
     if (rep[i] == 1) d[i] = xd;
     else if (rep[i] == 0) d[i] = dstat(0);
     else if (dst(xd))
-      d[i] = xd.v > IR_MAX_ELEMS || rep[i] > IR_MAX_ELEMS ? dstat(IR_MAX_ELEMS + 1)
-                                                          : dstat(xd.v * rep[i]);
+      d[i] = xd.v && rep[i] > IR_MAX_ELEMS / xd.v ? dstat(IR_MAX_ELEMS + 1) : dstat(xd.v * rep[i]);
     else d[i] = DUNK;
   }
   return set_out(cx, n, 0, x->dtype, x->rank, d);
@@ -2224,6 +2224,14 @@ static bool infer_node(ir_ctx *cx, ir_node *n, ir_node *const *failed, int nfail
       ok = false;
     } else if (v->type.rank > 0 && !v->type.dims) {
       MIXC_BUG("value %s has rank %d but no dims", v->name, v->type.rank);
+    } else {
+      for (int k = 0; k < v->type.rank; k++)
+        if (!v->type.dims[k].sym && v->type.dims[k].v > IR_MAX_ELEMS) {
+          ir_error_in(cx->d, n, i, "input %s has the absurd dim %lld", v->name,
+                      LL(v->type.dims[k].v));
+          ok = false;
+          break;
+        }
     }
   }
   if (!ok) return false;

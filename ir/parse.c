@@ -307,6 +307,19 @@ static bool name(P *ps, const char *what) {
   return true;
 }
 
+/* The ':' before a type. A bare name swallows a ':' written without a space
+ * ("%x: f32[2]"), so say so. Call right after name(). */
+static bool type_colon(P *ps) {
+  if (lit(ps, ':')) return true;
+  if (ps->slen > 1 && ps->str[ps->slen - 1] == ':') {
+    char b[160];
+    return ERR_AT(ps, ps->p, "expected ':' before the type; ':' is part of a bare name, so "
+                             "write '%%%s : TYPE' with a space before the ':'",
+                  show(ps->str, ps->slen - 1, b));
+  }
+  return expected(ps, "':'");
+}
+
 /* ---- numbers -------------------------------------------------------------------- */
 typedef struct {
   char s[MAX_NUM + 1];
@@ -905,7 +918,7 @@ static bool node_stmt(P *ps) {
             ERR_AT(ps, at, "value %s is defined twice by this node", showv(o->name, strlen(o->name), b));
             goto done;
           }
-        if (!expect(ps, ':') || !parse_type(ps, &o->type)) goto done;
+        if (!type_colon(ps) || !parse_type(ps, &o->type)) goto done;
       } else if (!lit(ps, '_')) {
         expected(ps, "'%name : type' or '_'");
         goto done;
@@ -1032,7 +1045,7 @@ static bool input_stmt(P *ps) {
   const char *nm;
   int line = ps->line;
   if (!expect(ps, '%') || !name(ps, "value name") || !(nm = fresh(ps, at))) return false;
-  if (!expect(ps, ':') || !parse_type(ps, &ty) || !end_line(ps)) return false;
+  if (!type_colon(ps) || !parse_type(ps, &ty) || !end_line(ps)) return false;
   ir_value *v = define(ps, nm, ty, NULL, line);
   if (!v) return false;
   ir_graph_add_input(ps->g, v);
@@ -1047,7 +1060,7 @@ static bool const_stmt(P *ps) {
   const char *nm;
   int line = ps->line;
   if (!expect(ps, '%') || !name(ps, "value name") || !(nm = fresh(ps, at))) return false;
-  if (!expect(ps, ':')) return false;
+  if (!type_colon(ps)) return false;
   ws(ps);
   const char *tat = ps->p;
   if (!parse_type(ps, &ty) || !expect(ps, '=')) return false;

@@ -231,7 +231,7 @@ void mixc_k_pad(rt_ctx *ctx, const void *params, void *const *bufs) {
   int64_t total = 1, istr[RT_MAX_RANK];
   for (int d = 0; d < r; d++) total *= p->odims[d];
   if (total == 0) return;
-  for (int d = r - 1, s = 1; d >= 0; d--) istr[d] = s, s *= p->idims[d];
+  for (int64_t d = r - 1, s = 1; d >= 0; d--) istr[d] = s, s *= p->idims[d];
   const int64_t W = p->odims[r - 1], IW = p->idims[r - 1], pb = p->pb[r - 1];
   /* the columns that map straight to the input row: [lo, hi) */
   int64_t lo = clamp(pb, 0, W), hi = clamp(pb + IW, lo, W);

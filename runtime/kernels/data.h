@@ -128,6 +128,7 @@ typedef struct mixc_gather_nd_params {
   int64_t data_bstride;                 /* data elements per batch */
   int64_t data_bytes;                   /* Scatter: bytes to copy data -> out */
   int32_t esize, idx_esize, dtype, red;
+  int32_t axis0, pad_;                  /* data axis of dims[0] (batch_dims), for messages */
 } mixc_gather_nd_params;
 
 /* ---- TopK along an axis: outer x dim x inner; sorted output, ties to the lower index */
@@ -142,24 +143,24 @@ typedef struct mixc_onehot_params {
   int32_t idx_dtype, esize;
 } mixc_onehot_params;
 
-/* ---- Conv (direct loop, any padding/dilation/group), f32, NC + up to 3 spatial */
+/* ---- Conv (direct loop, any padding/dilation/group), f32, NC + up to 3 spatial.
+ * bufs: X, W, [B], Y (out_buf) */
 typedef struct mixc_conv_params {
   int64_t N, C, M, group;
-  int64_t in[3], out[3], k[3], s[3], d[3], pb[3];
-  int32_t nsp, has_bias;
+  int64_t in[3], out[3], k[3], s[3], d[3], pb[3]; /* unused leading spatial dims are 1 */
+  int32_t has_bias, out_buf;
 } mixc_conv_params;
 
-/* ---- pools: kind 0 max, 1 average */
+/* ---- pools, f32: kind 0 max, 1 average; bufs: X, Y, [Indices] */
 typedef struct mixc_pool_params {
   int64_t nc;                           /* N * C */
-  int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
-  int32_t nsp, kind, count_include_pad, has_idx;
-  int32_t dtype, pad_;
+  int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3]; /* unused leading dims are 1 */
+  int32_t kind, count_include_pad, has_idx, pad_;
 } mixc_pool_params;
 
 typedef struct mixc_gpool_params {
   int64_t nc, sp;
-  int32_t kind, dtype;
+  int32_t kind, pad_;
 } mixc_gpool_params;
 
 /* ---- Einsum, general: loops over the output dims then the summed dims; each

@@ -16,7 +16,7 @@
 /* dtype codes (= ONNX TensorProto.DataType = ir_dtype) */
 enum {
   EDT_F32 = 1, EDT_U8 = 2, EDT_I8 = 3, EDT_U16 = 4, EDT_I16 = 5, EDT_I32 = 6, EDT_I64 = 7,
-  EDT_BOOL = 9, EDT_F64 = 11, EDT_U32 = 12, EDT_U64 = 13
+  EDT_BOOL = 9, EDT_F16 = 10, EDT_F64 = 11, EDT_U32 = 12, EDT_U64 = 13, EDT_BF16 = 16
 };
 
 #define ELEM_MAX_VARIADIC 16 /* inputs of Sum/Mean/Max/Min the kernel takes */
@@ -87,10 +87,12 @@ typedef struct elem_where_params {
 
 /* ---- Cast: mixc_k_cast ------------------------------------------------------------------ */
 /* float -> int truncates toward zero and saturates (NaN -> 0); int -> int wraps;
- * x -> bool is x != 0; bool -> x is 0 or 1. */
+ * x -> bool is x != 0; bool -> x is 0 or 1. f16 and bf16 (Cast only) go
+ * through f32, rounding to nearest even as ONNX Runtime does. */
 typedef struct elem_cast_params {
   int64_t n;
   int32_t from, to;  /* EDT_* */
+  int32_t yi, pad_;  /* bufs index of the output (1 for Cast, 2 for CastLike) */
 } elem_cast_params;
 
 /* ---- Clip: mixc_k_clip_<dt> ------------------------------------------------------------- */
@@ -99,6 +101,7 @@ typedef struct elem_clip_params {
   int64_t n;
   int32_t lo_src, hi_src; /* EC_*; EC_INPUT reads element 0 of bufs[1] / bufs[2] */
   double lo, hi;          /* EC_PARAM bounds (attributes before opset 11) */
+  int32_t yi, pad_;       /* bufs index of the output (the node's input count) */
 } elem_clip_params;
 
 /* ---- IsNaN / IsInf: mixc_k_isx ------------------------------------------------------------ */
@@ -127,6 +130,7 @@ enum {
  * input is [outer, len, inner] (nk/nr still describe it). */
 typedef struct elem_reduce_params {
   int32_t op, single;
+  int32_t yi, pad_;  /* bufs index of the output (1, or 2 with an axes input) */
   int64_t outer, len, inner;
   int64_t count;     /* reduced elements per output */
   int32_t nk, nr;
@@ -141,7 +145,9 @@ typedef struct elem_arg_params {
 } elem_arg_params;
 
 /* ---- LayerNormalization: mixc_k_layernorm_<dt> (f32 f64) ----------------------------------- */
-/* bufs {X, Scale, B|NULL, Y, Mean|NULL, InvStdDev|NULL}. X is [outer, len]. Scale
+/* bufs {X, Scale, [B], Y, [Mean], [InvStdDev]}: yi, mi, ii give the bufs index of
+ * Y, Mean and InvStdDev (-1: the node has no such output; a NULL buffer is
+ * skipped too); B is bufs[2] when yi == 3. X is [outer, len]. Scale
  * and B index the normalized part: mode 0 contiguous [len], 1 scalar, 2 strided
  * over nd dims with strides sstr / bstr (0 where broadcast). */
 typedef struct elem_layernorm_params {
@@ -149,23 +155,28 @@ typedef struct elem_layernorm_params {
   float epsilon;
   int32_t stash_dtype; /* dtype of Mean/InvStdDev: EDT_F32 or EDT_F64 */
   int32_t smode, bmode;
-  int32_t nd, pad_;
+  int32_t nd, yi, mi, ii;
   int64_t dims[RT_MAX_RANK], sstr[RT_MAX_RANK], bstr[RT_MAX_RANK];
 } elem_layernorm_params;
 
 /* ---- BatchNormalization (inference), InstanceNormalization: X is [N, C, S] ----------------- */
-/* batchnorm bufs {X, scale, B, mean, var, Y, out_mean|NULL, out_var|NULL};
+/* batchnorm bufs {X, scale, B, mean, var, Y, [running_mean, running_var]}: in
+ * inference the optional outputs (nout > 1) are copies of mean and var;
  * instnorm bufs {X, scale, B, Y}. */
 typedef struct elem_chnorm_params {
   int64_t N, C, S;
   float epsilon;
-  int32_t pad_;
+  int32_t nout;
 } elem_chnorm_params;
 
 /* ---- CumSum: mixc_k_cumsum_<dt>; bufs {x, axis, y} ----------------------------------------- */
+/* axis_dtype 0: the axis was constant and outer/len/inner are set; else it is
+ * read at run time from bufs[1] (EDT_I32 or EDT_I64) against dims[0..rank). */
 typedef struct elem_cumsum_params {
   int64_t outer, len, inner;
   int32_t exclusive, reverse;
+  int32_t axis_dtype, rank;
+  int64_t dims[RT_MAX_RANK];
 } elem_cumsum_params;
 
 #endif

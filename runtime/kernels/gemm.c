@@ -10,16 +10,30 @@
  * reasonably fast, not the final word: packed AVX-512 micro-kernels come later.
  *
  * Requires: kernel.h's ABI and data.h's params; only libm, memcpy and memset;
- * no heap. Stack use is bounded (about 90 KB for the MoE kernel). */
+ * no heap. Stack use is bounded: about 140 KB for the GEMM (its B block), 90 KB
+ * for the MoE kernel. */
 #include <math.h>
 #include <string.h>
 
 #include "data.h"
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4))); /* unaligned access */
+/* The vector is the widest the target has; a micro-tile is MR rows by two
+ * vectors, so that its 12 accumulators and two B vectors fit the register file
+ * (32 zmm, 16 ymm or 16 xmm). The kernel bitcode is compiled without -march
+ * and retargeted to the host by the backend, so it asks for 16 lanes when built
+ * with -DMIXC_KERNEL_BITCODE. The width never changes results: each output
+ * element sums over k in the same order in every variant. */
+#if defined(__AVX512F__) || defined(MIXC_KERNEL_BITCODE)
+#define VW 16
+#elif defined(__AVX__)
+#define VW 8
+#else
+#define VW 4
+#endif
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
 
-enum { MR = 4, NR = 16, KC = 256, NC = 64 };
+enum { MR = 6, NR = 2 * VW, KC = 128, NC = 256 };
 
 /* ---- packing B ------------------------------------------------------------------ */
 
@@ -90,48 +104,61 @@ static void pack_view(const mixc_gemm_params *p, const float *B, int64_t k0, int
   }
 }
 
-/* ---- micro-kernels: c[i] = sum_k a_i[k*ask] * bp[k][0..NR) ------------------------ */
+/* ---- micro-kernels: c[2i], c[2i+1] = sum_k a_i[k*ask] * bp[k][0..NR) ---------------- */
 
-static inline void micro4(int64_t kc, const float *a0, const float *a1, const float *a2,
-                          const float *a3, int64_t ask, const float *bp, v16 *c) {
-  v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+static inline void micro6(int64_t kc, const float *const *a, int64_t ask, const float *bp, vf *c) {
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+  vf c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+  vf c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
   for (int64_t k = 0; k < kc; k++) {
-    v16 b = *(const v16 *)(bp + k * NR);
-    c0 += a0[k * ask] * b;
-    c1 += a1[k * ask] * b;
-    c2 += a2[k * ask] * b;
-    c3 += a3[k * ask] * b;
+    vf b0 = *(const vf *)(bp + k * NR), b1 = *(const vf *)(bp + k * NR + VW);
+    float x;
+    x = a0[k * ask], c00 += x * b0, c01 += x * b1;
+    x = a1[k * ask], c10 += x * b0, c11 += x * b1;
+    x = a2[k * ask], c20 += x * b0, c21 += x * b1;
+    x = a3[k * ask], c30 += x * b0, c31 += x * b1;
+    x = a4[k * ask], c40 += x * b0, c41 += x * b1;
+    x = a5[k * ask], c50 += x * b0, c51 += x * b1;
   }
-  c[0] = c0, c[1] = c1, c[2] = c2, c[3] = c3;
+  c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11, c[4] = c20, c[5] = c21;
+  c[6] = c30, c[7] = c31, c[8] = c40, c[9] = c41, c[10] = c50, c[11] = c51;
 }
 
-static inline void micro1(int64_t kc, const float *a0, int64_t ask, const float *bp, v16 *c) {
-  v16 c0 = {0}, c1 = {0};
+static inline void micro1(int64_t kc, const float *a0, int64_t ask, const float *bp, vf *c) {
+  vf c0 = {0}, c1 = {0}, d0 = {0}, d1 = {0};
   int64_t k = 0;
-  for (; k + 1 < kc; k += 2) { /* two chains hide the add latency */
-    c0 += a0[k * ask] * *(const v16 *)(bp + k * NR);
-    c1 += a0[(k + 1) * ask] * *(const v16 *)(bp + (k + 1) * NR);
+  for (; k + 1 < kc; k += 2) { /* two chains per vector hide the add latency */
+    float x = a0[k * ask], y = a0[(k + 1) * ask];
+    c0 += x * *(const vf *)(bp + k * NR), c1 += x * *(const vf *)(bp + k * NR + VW);
+    d0 += y * *(const vf *)(bp + (k + 1) * NR), d1 += y * *(const vf *)(bp + (k + 1) * NR + VW);
   }
-  if (k < kc) c0 += a0[k * ask] * *(const v16 *)(bp + k * NR);
-  c[0] = c0 + c1;
+  if (k < kc) {
+    float x = a0[k * ask];
+    c0 += x * *(const vf *)(bp + k * NR), c1 += x * *(const vf *)(bp + k * NR + VW);
+  }
+  c[0] = c0 + d0, c[1] = c1 + d1;
 }
 
-/* Computes mr (1..MR) rows of the tile from row pointers a[0..mr). */
+/* Computes mr (1..MR) rows of the tile from row pointers a[0..MR) (rows past
+ * mr point at valid memory; their results are ignored). */
 static inline void micro(int mr, int64_t kc, const float *const *a, int64_t ask, const float *bp,
-                         v16 *c) {
+                         vf *c) {
   if (mr == 1) micro1(kc, a[0], ask, bp, c);
-  else micro4(kc, a[0], a[1], mr > 2 ? a[2] : a[0], mr > 3 ? a[3] : a[0], ask, bp, c);
+  else micro6(kc, a, ask, bp, c);
 }
 
-/* y[0..w) (stride ysn) = (acc ? y : 0) + alpha * v */
-static inline void store_row(float *y, int64_t ysn, v16 v, float alpha, int64_t w, int acc) {
-  v *= alpha;
+/* y[0..w) (stride ysn) = (acc ? y : 0) + alpha * v[0..w) */
+static inline void store_row(float *y, int64_t ysn, const vf *v, float alpha, int64_t w, int acc) {
+  vf v0 = v[0] * alpha, v1 = v[1] * alpha;
   if (ysn == 1 && w == NR) {
-    if (acc) v += *(v16u *)y;
-    *(v16u *)y = v;
+    if (acc) v0 += *(vfu *)y, v1 += *(vfu *)(y + VW);
+    *(vfu *)y = v0, *(vfu *)(y + VW) = v1;
     return;
   }
-  for (int64_t j = 0; j < w; j++) y[j * ysn] = acc ? y[j * ysn] + v[j] : v[j];
+  for (int64_t j = 0; j < w; j++) {
+    float t = j < VW ? v0[j] : v1[j - VW];
+    y[j * ysn] = acc ? y[j * ysn] + t : t;
+  }
 }
 
 /* ---- f32 GEMM ----------------------------------------------------------------------- */
@@ -159,11 +186,11 @@ static void gemm_one(const mixc_gemm_params *p, const float *A, const float *B, 
         const float *a[MR];
         for (int i = 0; i < MR; i++) a[i] = A + (m0 + (i < mr ? i : 0)) * p->a_sm + k0 * p->a_sk;
         for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-          v16 c[MR];
+          vf c[2 * MR];
           micro(mr, kc, a, p->a_sk, bp + (j0 / NR) * kc * NR, c);
           int64_t w = nc - j0 < NR ? nc - j0 : NR;
           for (int i = 0; i < mr; i++)
-            store_row(Y + (m0 + i) * p->y_sm + (n0 + j0) * p->y_sn, p->y_sn, c[i], p->alpha, w, acc);
+            store_row(Y + (m0 + i) * p->y_sm + (n0 + j0) * p->y_sn, p->y_sn, &c[2 * i], p->alpha, w, acc);
         }
       }
     }
@@ -313,10 +340,10 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
         const float *a[MR];
         for (int i = 0; i < MR; i++) a[i] = X + rid[m0 + (i < mr ? i : 0)] * H + k0;
         for (int64_t j0 = 0; j0 < ic; j0 += NR) {
-          v16 c[MR];
+          vf c[2 * MR];
           micro(mr, kc, a, 1, bp + (j0 / NR) * kc * NR, c);
           int64_t w = ic - j0 < NR ? ic - j0 : NR;
-          for (int i = 0; i < mr; i++) store_row(h + (m0 + i) * IC + j0, 1, c[i], 1.0f, w, k0 > 0);
+          for (int i = 0; i < mr; i++) store_row(h + (m0 + i) * IC + j0, 1, &c[2 * i], 1.0f, w, k0 > 0);
         }
       }
     }
@@ -333,11 +360,11 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
         const float *a[MR];
         for (int i = 0; i < MR; i++) a[i] = h + (m0 + (i < mr ? i : 0)) * IC;
         for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-          v16 c[MR];
+          vf c[2 * MR];
           micro(mr, ic, a, 1, bp + (j0 / NR) * ic * NR, c);
           int64_t w = nc - j0 < NR ? nc - j0 : NR;
           for (int i = 0; i < mr; i++)
-            store_row(Y + rid[m0 + i] * H + n0 + j0, 1, c[i], rw[m0 + i], w, 1);
+            store_row(Y + rid[m0 + i] * H + n0 + j0, 1, &c[2 * i], rw[m0 + i], w, 1);
         }
       }
     }

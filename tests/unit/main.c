@@ -3,16 +3,20 @@
 #include <CUnit/Basic.h>
 
 void core_suite_register(void);
+void frontend_suite_register(void);
 void infer_suite_register(void);
 void mir_suite_register(void);
 void passes_suite_register(void);
+void jit_suite_register(void);
 
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 2;
   core_suite_register();
+  frontend_suite_register();
   infer_suite_register();
   mir_suite_register();
   passes_suite_register();
+  jit_suite_register();
   CU_basic_set_mode(CU_BRM_NORMAL);
   CU_basic_run_tests();
   unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

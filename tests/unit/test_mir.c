@@ -498,6 +498,7 @@ static void test_errors(void) {
   expect_error(HDR "  opset \"\" 17\n}\n", "'opset' must come before inputs");
   expect_error("graph \"g\" {\n  opset \"\" 17\n  opset \"\" 18\n}\n", "given twice");
   expect_error(HDR "  bogus %x\n}\n", "expected a statement");
+  expect_error(HDR "  %y: f32[2] = Relu(%x)\n}\n", "write '%y : TYPE'");
   expect_error(HDR "}\ngarbage\n", "expected 'blob N = hex");
   expect_error(HDR "  const %c : f16[1] = [1.0]\n}\n", "f16 constants are written as blobs");
   expect_error(HDR "  const %c : f32[1] = [1e39]\n}\n", "out of range for f32");

@@ -1,0 +1,169 @@
+/* mixc.h - the mixc C API: compile an ONNX model (or mixc text IR) inside
+ * your process and run it on your own buffers.
+ *
+ *     mixc_model *model;
+ *     if (mixc_compile_file("model.onnx", NULL, &model) != MIXC_OK) {
+ *       fprintf(stderr, "%s\n", mixc_last_error());
+ *       return 1;
+ *     }
+ *     mixc_session *s;
+ *     mixc_session_create(model, &s);
+ *     int64_t xd[] = {1, 16}, yd[] = {1, 4};
+ *     float x[16] = {0}, y[4];
+ *     mixc_tensor in = {"x", MIXC_DTYPE_FLOAT32, 2, xd, x, sizeof x};
+ *     mixc_tensor out = {"y", MIXC_DTYPE_FLOAT32, 2, yd, y, sizeof y};
+ *     if (mixc_run(s, &in, 1, &out, 1) != MIXC_OK) fprintf(stderr, "%s\n", mixc_last_error());
+ *     mixc_session_free(s);
+ *     mixc_model_free(model);
+ *
+ * Errors: every function that can fail returns a mixc_status; on failure
+ * mixc_last_error() holds a message saying what went wrong (for a model that
+ * cannot be compiled: every problem, one per line, each naming the ONNX node).
+ * Bad input - a malformed model, an unsupported op, a wrong tensor name,
+ * dtype or shape, a buffer that is too small - is always a status, never a
+ * crash or an exit(). (A broken internal invariant - a bug in mixc - aborts.)
+ *
+ * Threads: a compiled mixc_model is immutable; any number of threads may
+ * create sessions from it and query it at the same time. A mixc_session holds
+ * the scratch memory of one run: use each session from one thread at a time
+ * (one session per concurrent caller). mixc_last_error() is per thread. A
+ * model must outlive its sessions.
+ *
+ * Memory: inputs and outputs are caller-owned buffers; mixc never keeps a
+ * pointer to them after mixc_run returns and never writes outside an output's
+ * nbytes. Strings and dims returned by the query functions live as long as
+ * the model.
+ *
+ * Requires: C99 or later. Link with libmixc. */
+#ifndef MIXC_MIXC_H
+#define MIXC_MIXC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status --------------------------------------------------------------- */
+typedef enum mixc_status {
+  MIXC_OK = 0,
+  MIXC_ERR_INVALID_ARGUMENT = 1, /* NULL handle, bad option, wrong tensor name/dtype/shape, small buffer */
+  MIXC_ERR_IO = 2,               /* the model file cannot be opened or read */
+  MIXC_ERR_INVALID_MODEL = 3,    /* the model is malformed or uses what mixc cannot compile */
+  MIXC_ERR_RUNTIME = 4,          /* a run-time data error (e.g. an index out of range) */
+  MIXC_ERR_OUT_OF_MEMORY = 5,
+  MIXC_ERR_INTERNAL = 6,         /* a bug in mixc; please report it with the message */
+} mixc_status;
+
+/* A static description of a status ("invalid argument"); never NULL. */
+const char *mixc_status_string(mixc_status status);
+
+/* The message of the last failing call on this thread ("" if none). Valid
+ * until the next failing call on this thread. */
+const char *mixc_last_error(void);
+
+/* The library version, "MAJOR.MINOR.PATCH". */
+const char *mixc_version(void);
+
+/* ---- element types: the ONNX TensorProto.DataType codes -------------------- */
+typedef enum mixc_dtype {
+  MIXC_DTYPE_UNDEFINED = 0,
+  MIXC_DTYPE_FLOAT32 = 1,
+  MIXC_DTYPE_UINT8 = 2,
+  MIXC_DTYPE_INT8 = 3,
+  MIXC_DTYPE_UINT16 = 4,
+  MIXC_DTYPE_INT16 = 5,
+  MIXC_DTYPE_INT32 = 6,
+  MIXC_DTYPE_INT64 = 7,
+  MIXC_DTYPE_BOOL = 9,       /* one byte, 0 or 1 */
+  MIXC_DTYPE_FLOAT16 = 10,
+  MIXC_DTYPE_FLOAT64 = 11,
+  MIXC_DTYPE_UINT32 = 12,
+  MIXC_DTYPE_UINT64 = 13,
+  MIXC_DTYPE_BFLOAT16 = 16,
+} mixc_dtype;
+
+/* Bytes per element (0 for codes mixc cannot hold), and a short name ("f32"). */
+size_t mixc_dtype_size(mixc_dtype dtype);
+const char *mixc_dtype_name(mixc_dtype dtype);
+
+#define MIXC_MAX_RANK 8
+
+/* ---- compiling ------------------------------------------------------------- */
+typedef struct mixc_model mixc_model;
+
+/* A value for a symbolic input dim, e.g. {"batch", 8}. */
+typedef struct mixc_dim_binding {
+  const char *name;
+  int64_t value;            /* >= 0 */
+} mixc_dim_binding;
+
+/* Compile options. All-zero (or passing NULL) gives the defaults. */
+typedef struct mixc_options {
+  int threads;              /* worker threads for a run; 0: default (1 for now) */
+  int interpret;            /* nonzero: run with the reference kernels, no JIT (slower) */
+  size_t num_dims;          /* bindings for the model's symbolic input dims: */
+  const mixc_dim_binding *dims; /* every symbolic dim must be bound; unknown names are errors */
+} mixc_options;
+
+/* Compiles an ONNX model file (.onnx; external data is looked up next to it)
+ * or a mixc text IR file (.mir). On success *model is set; free it with
+ * mixc_model_free. On failure *model is NULL. */
+mixc_status mixc_compile_file(const char *path, const mixc_options *opts, mixc_model **model);
+
+/* Compiles a model held in memory: a serialized ONNX ModelProto, or mixc text
+ * IR if it starts with "// mixc IR". The bytes are not kept. External data is
+ * not available (use mixc_compile_file). */
+mixc_status mixc_compile_memory(const void *data, size_t size, const mixc_options *opts,
+                                mixc_model **model);
+
+void mixc_model_free(mixc_model *model);  /* NULL is fine */
+
+/* ---- querying a model -------------------------------------------------------- */
+typedef struct mixc_tensor_info {
+  const char *name;
+  mixc_dtype dtype;
+  int rank;
+  const int64_t *dims;      /* rank entries, every one static */
+  size_t nbytes;            /* the buffer size a run needs */
+} mixc_tensor_info;
+
+int mixc_model_num_inputs(const mixc_model *model);   /* -1 if model is NULL */
+int mixc_model_num_outputs(const mixc_model *model);
+/* Describes input/output `index` (0-based, in the model's order). */
+mixc_status mixc_model_input(const mixc_model *model, int index, mixc_tensor_info *info);
+mixc_status mixc_model_output(const mixc_model *model, int index, mixc_tensor_info *info);
+/* Finds an input/output by name; -1 if none. */
+int mixc_model_input_index(const mixc_model *model, const char *name);
+int mixc_model_output_index(const mixc_model *model, const char *name);
+
+/* ---- running -------------------------------------------------------------------- */
+typedef struct mixc_session mixc_session;
+
+mixc_status mixc_session_create(const mixc_model *model, mixc_session **session);
+void mixc_session_free(mixc_session *session);  /* NULL is fine */
+
+/* A caller-owned tensor, matched to the model's inputs/outputs by name.
+ * Data is dense, C order (row major), little endian. */
+typedef struct mixc_tensor {
+  const char *name;
+  mixc_dtype dtype;         /* outputs: MIXC_DTYPE_UNDEFINED skips the check */
+  int rank;
+  const int64_t *dims;      /* outputs: NULL skips the shape check */
+  void *data;               /* aligned to the element size; inputs are only read */
+  size_t nbytes;            /* at least the model's nbytes for this tensor */
+} mixc_tensor;
+
+/* Runs the model once. Every model input must be given exactly once, with the
+ * model's dtype and shape. Outputs may be any subset of the model's outputs
+ * (each at most once); the rest are computed into session memory and dropped.
+ * On any failure, output buffers may hold partial results. */
+mixc_status mixc_run(mixc_session *session, const mixc_tensor *inputs, size_t num_inputs,
+                     const mixc_tensor *outputs, size_t num_outputs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
