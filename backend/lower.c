@@ -13,7 +13,7 @@
 
 #include "passes/pass.h"
 
-_Static_assert(IR_OP_COUNT == 117, "a new op needs a case in lower_node()");
+_Static_assert(IR_OP_COUNT == 118, "a new op needs a case in lower_node()");
 
 static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   switch (n->op) {
@@ -66,6 +66,7 @@ static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   case IR_OP_TopK: return lower_topk(lc, n, c);
   case IR_OP_OneHot: return lower_onehot(lc, n, c);
   case IR_OP_MsMoE: return lower_ms_moe(lc, n, c);
+  case IR_OP_MixcMoe: return lower_mixc_moe(lc, n, c);
   case IR_OP_Constant: MIXC_BUG("Constant nodes are constants after import");
   case IR_OP_NonZero:
     ir_error(lc->cx->d, n, "NonZero has a data-dependent output shape; outside a recognized "
@@ -152,17 +153,37 @@ be_program *be_lower(ir_ctx *cx) {
   p->arena = ir_arena_new();
   lower_ctx lc = {cx, p};
 
-  /* Every value must have a static type the backend supports. */
+  /* Every value must have a static type the backend supports. A value that is
+   * not static only because an input of its node is not is not reported: one
+   * diagnostic per root cause (a NonZero, an unbound symbolic dim). */
+  int downstream = 0;
   for (int i = 0; i < g->nvalues; i++) {
     ir_value *v = g->values[i];
-    if (!ir_type_static(&v->type)) {
-      char *t = ir_type_str(cx->scratch, &v->type);
-      if (v->def) ir_error(cx->d, v->def, "output %s has shape %s, which is not static", v->name, t);
-      else ir_diag_add(cx->d, IR_ERROR, NULL, NULL, -1, -1, "value %s has shape %s, which is not static; bind its symbolic dims", v->name, t);
-    } else if (v->type.rank > RT_MAX_RANK) {
-      ir_error(cx->d, v->def, "value %s has rank %d; the backend supports up to %d", v->name, v->type.rank, RT_MAX_RANK);
+    if (ir_type_static(&v->type)) {
+      if (v->type.rank > RT_MAX_RANK)
+        ir_error(cx->d, v->def, "value %s has rank %d; the backend supports up to %d", v->name,
+                 v->type.rank, RT_MAX_RANK);
+      continue;
     }
+    bool inherited = false;
+    for (int j = 0; v->def && j < v->def->nin; j++)
+      inherited |= v->def->in[j] && !ir_type_static(&v->def->in[j]->type);
+    if (inherited) {
+      downstream++;
+      continue;
+    }
+    char *t = ir_type_str(cx->scratch, &v->type);
+    if (v->def)
+      ir_error(cx->d, v->def, "output %s has shape %s, which depends on the data; this is not "
+               "supported outside a recognized MoE routing pattern", v->name, t);
+    else
+      ir_diag_add(cx->d, IR_ERROR, NULL, NULL, -1, -1,
+                  "input %s has shape %s; bind its symbolic dims (mixc run binds them from the "
+                  "inputs; mixc compile takes --shape NAME=DIMS)", v->name, t);
   }
+  if (downstream && cx->d->nerrors > errors)
+    ir_diag_add(cx->d, IR_NOTE, NULL, NULL, -1, -1,
+                "%d more values have shapes that follow from these", downstream);
   if (cx->d->nerrors > errors) {
     be_program_free(p);
     return NULL;

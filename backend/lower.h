@@ -54,4 +54,7 @@ bool lower_topk(lower_ctx *lc, const ir_node *n, be_call *call);
 bool lower_onehot(lower_ctx *lc, const ir_node *n, be_call *call);
 bool lower_ms_moe(lower_ctx *lc, const ir_node *n, be_call *call);
 
+/* mixc.moe: lower_moe.c */
+bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call);
+
 #endif

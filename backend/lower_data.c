@@ -921,7 +921,7 @@ bool lower_einsum(lower_ctx *lc, const ir_node *n, be_call *call) {
     ir_error(lc->cx->d, n, "Einsum equation '%s' does not have %d operands", eq, n->nin);
     return false;
   }
-  ein_info *e = ir_alloc(lc->cx->scratch, sizeof *e);
+  ein_info *e = ir_alloc(lc->p->arena, sizeof *e); /* zeroed */
   memset(e, 0, sizeof *e);
   e->nops = nt;
   int ne[3], nell = 0, lab[3][RT_MAX_RANK], nl[3];

@@ -338,6 +338,10 @@ bool lower_clip(lower_ctx *lc, const ir_node *n, be_call *call) {
     if (hi && hi->kind == IR_ATTR_FLOAT) p.hi_src = EC_PARAM, p.hi = hi->f;
   } else {
     if (!is_num(t)) return bad_dtype(lc, n, t);
+    if (ir_attr_find(n, "min") || ir_attr_find(n, "max")) {
+      ir_error(lc->cx->d, n, "Clip takes min/max as inputs since opset 11, not as attributes");
+      return false;
+    }
     for (int i = 1; i < n->nin && i <= 2; i++) {
       if (!n->in[i]) continue;
       if (ir_type_numel(&n->in[i]->type) != 1) {

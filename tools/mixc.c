@@ -2,6 +2,8 @@
  *
  *   mixc dump MODEL [--after=import|PASS|all] [--format=text|dot] [-o FILE]
  *   mixc check MODEL
+ *   mixc run MODEL --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]
+ *   mixc compile MODEL -o OUT [--emit=exe|obj|lib|llvm|asm]    (tools/run.c)
  *
  * Exit codes: 0 ok; 1 bad input (model, data or flag values); 2 usage;
  * 3 internal error (a compiler bug: MIXC_BUG aborts, and the handler below
@@ -14,6 +16,7 @@
 
 #include "api/api.h"
 #include "passes/pass.h"
+#include "run.h"
 
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
@@ -38,6 +41,8 @@ static const char usage_main[] =
     "commands:\n"
     "  dump MODEL    print the IR (after the full pipeline, or --after=PASS)\n"
     "  check MODEL   list every problem that keeps MODEL from compiling\n"
+    "  run MODEL     JIT-compile MODEL and run it on --input files\n"
+    "  compile MODEL compile ahead of time: executable, object, library, .ll or .s\n"
     "\n"
     "MODEL is an ONNX file (.onnx) or mixc text IR (.mir).\n"
     "Run 'mixc <command> --help' for a command's options; 'mixc --version'.\n";
@@ -223,6 +228,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 2, argv + 2);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
   fprintf(stderr, "mixc: unknown command '%s'\n%s", cmd, usage_main);
   return EXIT_USAGE;
 }

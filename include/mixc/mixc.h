@@ -158,7 +158,9 @@ typedef struct mixc_tensor {
 /* Runs the model once. Every model input must be given exactly once, with the
  * model's dtype and shape. Outputs may be any subset of the model's outputs
  * (each at most once); the rest are computed into session memory and dropped.
- * On any failure, output buffers may hold partial results. */
+ * Arguments are checked before anything runs, so MIXC_ERR_INVALID_ARGUMENT
+ * leaves the outputs untouched; after MIXC_ERR_RUNTIME they may hold partial
+ * results. */
 mixc_status mixc_run(mixc_session *session, const mixc_tensor *inputs, size_t num_inputs,
                      const mixc_tensor *outputs, size_t num_outputs);
 

@@ -68,10 +68,10 @@
     case EU_HARDSIGMOID: UN_LOOP(hsig_##SFX(al * x + be));                                  \
     case EU_THRESHOLDEDRELU: UN_LOOP(x > al ? x : (T)0);                                    \
     case EU_SHRINK: UN_LOOP(x < -al ? x + be : x > al ? x - be : (T)0);                     \
-    case EU_GELU: UN_LOOP((T)0.5 * x * ((T)1 + erf##S(x * (T)0.70710678118654752440)));     \
-    case EU_GELU_TANH:                                                                      \
-      UN_LOOP((T)0.5 * x *                                                                  \
-              ((T)1 + tanh##S((T)0.79788456080286535588 * (x + (T)0.044715 * x * x * x)))); \
+    case EU_GELU: /* 0.5 x erfc(-x/sqrt2): keeps the negative tail */                      \
+      UN_LOOP((T)0.5 * x * erfc##S(-x * (T)0.70710678118654752440));                        \
+    case EU_GELU_TANH: /* 0.5 x (1 + tanh u) = x / (1 + e^-2u) */                        \
+      UN_LOOP(x / ((T)1 + exp##S((T)(-2 * 0.79788456080286535588) * (x + (T)0.044715 * x * x * x)))); \
     default: break;                                                                         \
     }                                                                                       \
   }
@@ -83,37 +83,57 @@ static inline double hsig_f64(double v) { return v > 1 ? 1.0 : v < 0 ? 0.0 : v; 
 DEF_UNARY_FLOAT(f32, float, f)
 DEF_UNARY_FLOAT(f64, double, )
 
-/* The vectorized f32 ops; returns 0 when op has no vector form. */
+/* The vectorized f32 ops; returns 0 when op has no vector form. The tail (fewer
+ * than 16 elements) runs through the same vector code from a padded buffer, so
+ * that no element's result depends on its position. Exp, Sigmoid, Tanh, Erf
+ * and Gelu use elem_util.h's vector math (a few ulp) instead of libm. */
 static int unary_vec_f32(const elem_unary_params *p, const float *xs, float *ys, int64_t n) {
-  const f32x16 zero = v16_splat(0), one = v16_splat(1), al = v16_splat(p->alpha),
-               be = v16_splat(p->beta);
+  const f32x16 zero = v16_splat(0), one = v16_splat(1), half = v16_splat(0.5f),
+               al = v16_splat(p->alpha), be = v16_splat(p->beta);
   int64_t i = 0;
-#define UN_VEC(VEXPR, SEXPR)                         \
-  for (; i + 16 <= n; i += 16) {                     \
-    f32x16 v = v16_ld(xs + i);                       \
-    v16_st(ys + i, (VEXPR));                         \
-  }                                                  \
-  for (; i < n; i++) {                               \
-    float x = xs[i];                                 \
-    ys[i] = (SEXPR);                                 \
-  }                                                  \
+#define UN_VEC(VEXPR)                                        \
+  for (; i + 16 <= n; i += 16) {                             \
+    f32x16 v = v16_ld(xs + i);                               \
+    v16_st(ys + i, (VEXPR));                                 \
+  }                                                          \
+  if (i < n) {                                               \
+    float b_[16] = {0};                                      \
+    memcpy(b_, xs + i, sizeof(float) * (size_t)(n - i));     \
+    f32x16 v = v16_ld(b_);                                   \
+    v16_st(b_, (VEXPR));                                     \
+    memcpy(ys + i, b_, sizeof(float) * (size_t)(n - i));     \
+  }                                                          \
   return 1
-  switch (p->op) {
-  case EU_ABS: UN_VEC((f32x16)((i32x16)v & 0x7fffffff), fabsf(x));
-  case EU_NEG: UN_VEC(-v, -x);
-  case EU_RECIPROCAL: UN_VEC(one / v, 1.0f / x);
-  case EU_RELU: UN_VEC(v16_sel(v < zero, zero, v), x < 0 ? 0.0f : x);
-  case EU_LEAKYRELU: UN_VEC(v16_sel(v < zero, al * v, v), x < 0 ? p->alpha * x : x);
-  case EU_THRESHOLDEDRELU: UN_VEC(v16_sel(v > al, v, zero), x > p->alpha ? x : 0.0f);
-  case EU_SOFTSIGN: UN_VEC(v / (one + (f32x16)((i32x16)v & 0x7fffffff)), x / (1.0f + fabsf(x)));
-  case EU_HARDSIGMOID: {
+#define ABS_V(t) ((f32x16)((i32x16)(t) & 0x7fffffff))
 #define HSIG_V(t) v16_sel((t) < zero, zero, v16_sel((t) > one, one, (t)))
-    UN_VEC(HSIG_V(al * v + be), hsig_f32(p->alpha * x + p->beta));
+  switch (p->op) {
+  case EU_ABS: UN_VEC(ABS_V(v));
+  case EU_NEG: UN_VEC(-v);
+  case EU_RECIPROCAL: UN_VEC(one / v);
+  case EU_RELU: UN_VEC(v16_sel(v < zero, zero, v));
+  case EU_LEAKYRELU: UN_VEC(v16_sel(v < zero, al * v, v));
+  case EU_THRESHOLDEDRELU: UN_VEC(v16_sel(v > al, v, zero));
+  case EU_SOFTSIGN: UN_VEC(v / (one + ABS_V(v)));
+  case EU_HARDSIGMOID: UN_VEC(HSIG_V(al * v + be));
+  case EU_HARDSWISH: UN_VEC(v * HSIG_V(v * v16_splat(1.0f / 6.0f) + half));
+  case EU_EXP: UN_VEC(v16_exp(v));
+  case EU_SIGMOID: UN_VEC(one / (one + v16_exp(-v)));
+  case EU_TANH: UN_VEC(v16_tanh(v));
+  case EU_ERF: UN_VEC(v16_erf(v));
+  case EU_GELU_TANH: /* 0.5 x (1 + tanh u) = x / (1 + e^-2u): no cancellation for x < 0 */
+    UN_VEC(v / (one + v16_exp(v16_splat(-2 * 0.79788456080286535588f) *
+                              (v + v16_splat(0.044715f) * v * v * v))));
+  case EU_GELU: {
+    /* 0.5 x (1 + erf(x/sqrt2)) = 0.5 x erfc(-x/sqrt2): through erfc of |x|, so
+     * that the negative tail keeps its relative precision */
+#define GELU_V(v, e) v16_sel((v) < zero, half * (v) * (e), half * (v) * (v16_splat(2) - (e)))
+    UN_VEC(GELU_V(v, v16_erfc_pos(ABS_V(v) * v16_splat(0.70710678118654752440f))));
+#undef GELU_V
   }
-  case EU_HARDSWISH: UN_VEC(v * HSIG_V(al * v + be), x * hsig_f32(p->alpha * x + p->beta));
-#undef HSIG_V
   default: return 0;
   }
+#undef HSIG_V
+#undef ABS_V
 #undef UN_VEC
 }
 

@@ -54,82 +54,145 @@ static void rowdiv_f64(double *y, int64_t n, double s) {
   for (int64_t i = 0; i < n; i++) y[i] /= s;
 }
 
-/* One softmax row (inner == 1). */
-#define DEF_SMROW(SFX, T, S)                                                     \
-  static void smrow_##SFX(int op, const T *x, T *y, int64_t n) {                 \
-    if (n <= 0) return;                                                          \
-    if (op == ES_HARDMAX) {                                                      \
-      int64_t b = 0;                                                             \
-      for (int64_t i = 1; i < n; i++)                                            \
-        if (ARG_GT(x[i], x[b], NANP_F)) b = i;                                   \
-      for (int64_t i = 0; i < n; i++) y[i] = i == b;                             \
-      return;                                                                    \
-    }                                                                            \
-    T m = rowmax_##SFX(x, n), s = 0;                                             \
-    if (op == ES_SOFTMAX) {                                                      \
-      for (int64_t i = 0; i < n; i++) {                                          \
-        T e = exp##S(x[i] - m);                                                  \
-        y[i] = e;                                                                \
-        s += e;                                                                  \
-      }                                                                          \
-      rowdiv_##SFX(y, n, s);                                                     \
-    } else {                                                                     \
-      for (int64_t i = 0; i < n; i++) s += exp##S(x[i] - m);                     \
-      T l = log##S(s); /* (x - m) - l: exact for the maximum, unlike x - (m + l) */ \
-      for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - l;                     \
-    }                                                                            \
-  }
-DEF_SMROW(f32, float, f)
-DEF_SMROW(f64, double, )
+/* w (<= 16) floats from p into a vector, the other lanes `fill` */
+static inline f32x16 ld_w(const float *p, int w, float fill) {
+  if (w == 16) return v16_ld(p);
+  float b[16];
+  for (int c = 0; c < 16; c++) b[c] = c < w ? p[c] : fill;
+  return v16_ld(b);
+}
+static inline void st_w(float *p, f32x16 v, int w) {
+  if (w == 16) v16_st(p, v);
+  else
+    for (int c = 0; c < w; c++) p[c] = v[c];
+}
 
-/* Softmax along a strided axis (inner > 1): 16 columns at a time, so that each
- * pass over the axis reads contiguous runs. */
-#define DEF_SMCOLS(SFX, T, S)                                                            \
-  static void smcols_##SFX(int op, const T *x, T *y, int64_t len, int64_t inner) {       \
-    for (int64_t j0 = 0; j0 < inner; j0 += 16) {                                         \
-      int w = inner - j0 < 16 ? (int)(inner - j0) : 16;                                  \
-      T m[16], s[16];                                                                    \
-      int64_t b[16];                                                                     \
-      for (int c = 0; c < w; c++) m[c] = x[j0 + c], s[c] = 0, b[c] = 0;                  \
-      for (int64_t k = 1; k < len; k++)                                                  \
-        for (int c = 0; c < w; c++) {                                                    \
-          T v = x[k * inner + j0 + c];                                                   \
-          if (op == ES_HARDMAX ? ARG_GT(v, m[c], NANP_F) : v > m[c]) m[c] = v, b[c] = k; \
-        }                                                                                \
-      if (op == ES_HARDMAX) {                                                            \
-        for (int64_t k = 0; k < len; k++)                                                \
-          for (int c = 0; c < w; c++) y[k * inner + j0 + c] = k == b[c];                 \
-        continue;                                                                        \
-      }                                                                                  \
-      for (int64_t k = 0; k < len; k++)                                                  \
-        for (int c = 0; c < w; c++) {                                                    \
-          T e = exp##S(x[k * inner + j0 + c] - m[c]);                                    \
-          if (op == ES_SOFTMAX) y[k * inner + j0 + c] = e;                               \
-          s[c] += e;                                                                     \
-        }                                                                                \
-      if (op == ES_LOGSOFTMAX)                                                           \
-        for (int c = 0; c < w; c++) s[c] = log##S(s[c]);                                 \
-      for (int64_t k = 0; k < len; k++)                                                  \
-        for (int c = 0; c < w; c++) {                                                    \
-          T *o = &y[k * inner + j0 + c];                                                 \
-          *o = op == ES_SOFTMAX ? *o / s[c] : (x[k * inner + j0 + c] - m[c]) - s[c];     \
-        }                                                                                \
-    }                                                                                    \
+/* Hardmax of one row or of w columns (stride inner): 1 at the first maximum
+ * (NaN counts as the largest, as in ArgMax), 0 elsewhere. */
+#define DEF_HARDMAX(SFX, T)                                                              \
+  static void hardmax_##SFX(const T *x, T *y, int64_t len, int64_t inner, int w) {       \
+    int64_t b[16] = {0};                                                                 \
+    for (int64_t k = 1; k < len; k++)                                                    \
+      for (int c = 0; c < w; c++)                                                        \
+        if (ARG_GT(x[k * inner + c], x[b[c] * inner + c], NANP_F)) b[c] = k;             \
+    for (int64_t k = 0; k < len; k++)                                                    \
+      for (int c = 0; c < w; c++) y[k * inner + c] = k == b[c];                          \
   }
-DEF_SMCOLS(f32, float, f)
-DEF_SMCOLS(f64, double, )
+DEF_HARDMAX(f32, float)
+DEF_HARDMAX(f64, double)
 
-#define DEF_SOFTMAX(SFX, T)                                                     \
-  KERNEL(mixc_k_softmax_##SFX) {                                                \
-    (void)ctx;                                                                  \
-    const elem_softmax_params *p = params;                                      \
-    const T *x = bufs[0];                                                       \
-    T *y = bufs[1];                                                             \
-    int64_t blk = p->len * p->inner;                                            \
-    for (int64_t o = 0; o < p->outer; o++) {                                    \
-      if (p->inner == 1) smrow_##SFX(p->op, x + o * blk, y + o * blk, p->len);  \
-      else smcols_##SFX(p->op, x + o * blk, y + o * blk, p->len, p->inner);     \
-    }                                                                           \
+/* f32 Softmax/LogSoftmax of w <= 16 columns (stride inner; a row is inner == 1
+ * handled by smrow_f32), one lane per column, exp from elem_util.h. The max
+ * skips NaN; a NaN then reaches every output of its column through the sum. */
+static void smcols_f32(int op, const float *x, float *y, int64_t len, int64_t inner, int w) {
+  f32x16 m = ld_w(x, w, -INFINITY), s = v16_splat(0);
+  for (int64_t k = 1; k < len; k++) {
+    f32x16 v = ld_w(x + k * inner, w, -INFINITY);
+    m = v16_sel(v > m, v, m);
+  }
+  for (int64_t k = 0; k < len; k++) {
+    f32x16 e = v16_exp(ld_w(x + k * inner, w, -INFINITY) - m);
+    if (op == ES_SOFTMAX) st_w(y + k * inner, e, w);
+    s += e;
+  }
+  if (op == ES_SOFTMAX) {
+    for (int64_t k = 0; k < len; k++) st_w(y + k * inner, ld_w(y + k * inner, w, 1) / s, w);
+    return;
+  }
+  f32x16 l;
+  for (int c = 0; c < 16; c++) l[c] = logf(s[c]);
+  for (int64_t k = 0; k < len; k++) st_w(y + k * inner, (ld_w(x + k * inner, w, 0) - m) - l, w);
+}
+
+/* One f32 row: 16 lanes, the tail through a padded vector. */
+static void smrow_f32(int op, const float *x, float *y, int64_t n) {
+  if (n <= 0) return;
+  if (op == ES_HARDMAX) {
+    hardmax_f32(x, y, n, 1, 1);
+    return;
+  }
+  const float m = rowmax_f32(x, n);
+  const f32x16 mv = v16_splat(m);
+  f32x16 acc = v16_splat(0);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    f32x16 e = v16_exp(v16_ld(x + i) - mv);
+    if (op == ES_SOFTMAX) v16_st(y + i, e);
+    acc += e;
+  }
+  if (i < n) {
+    f32x16 e = v16_exp(ld_w(x + i, (int)(n - i), -INFINITY) - mv);
+    if (op == ES_SOFTMAX) st_w(y + i, e, (int)(n - i));
+    for (int c = (int)(n - i); c < 16; c++) e[c] = 0; /* padding lanes */
+    acc += e;
+  }
+  const float s = v16_hsum(acc);
+  if (op == ES_SOFTMAX) {
+    rowdiv_f32(y, n, s);
+    return;
+  }
+  const float l = logf(s); /* (x - m) - l: exact for the maximum, unlike x - (m + l) */
+  for (i = 0; i + 16 <= n; i += 16) v16_st(y + i, (v16_ld(x + i) - mv) - l);
+  for (; i < n; i++) y[i] = (x[i] - m) - l;
+}
+
+/* f64: scalar libm */
+static void smrow_f64(int op, const double *x, double *y, int64_t n) {
+  if (n <= 0) return;
+  if (op == ES_HARDMAX) {
+    hardmax_f64(x, y, n, 1, 1);
+    return;
+  }
+  double m = rowmax_f64(x, n), s = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double e = exp(x[i] - m);
+    if (op == ES_SOFTMAX) y[i] = e;
+    s += e;
+  }
+  if (op == ES_SOFTMAX) {
+    rowdiv_f64(y, n, s);
+    return;
+  }
+  double l = log(s);
+  for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - l;
+}
+static void smcols_f64(int op, const double *x, double *y, int64_t len, int64_t inner, int w) {
+  for (int c = 0; c < w; c++) {
+    double m = x[c], s = 0;
+    for (int64_t k = 1; k < len; k++) m = x[k * inner + c] > m ? x[k * inner + c] : m;
+    for (int64_t k = 0; k < len; k++) {
+      double e = exp(x[k * inner + c] - m);
+      if (op == ES_SOFTMAX) y[k * inner + c] = e;
+      s += e;
+    }
+    double l = log(s);
+    for (int64_t k = 0; k < len; k++)
+      y[k * inner + c] = op == ES_SOFTMAX ? y[k * inner + c] / s : (x[k * inner + c] - m) - l;
+  }
+}
+
+/* [outer, len, inner]: rows when inner == 1, else 16 columns at a time */
+#define DEF_SOFTMAX(SFX, T)                                                             \
+  KERNEL(mixc_k_softmax_##SFX) {                                                        \
+    (void)ctx;                                                                          \
+    const elem_softmax_params *p = params;                                              \
+    const T *x = bufs[0];                                                               \
+    T *y = bufs[1];                                                                     \
+    int64_t len = p->len, inner = p->inner, blk = len * inner;                          \
+    for (int64_t o = 0; o < p->outer; o++) {                                            \
+      if (inner == 1) {                                                                 \
+        smrow_##SFX(p->op, x + o * blk, y + o * blk, len);                              \
+        continue;                                                                       \
+      }                                                                                 \
+      if (len == 0) continue;                                                           \
+      for (int64_t j0 = 0; j0 < inner; j0 += 16) {                                      \
+        int w = inner - j0 < 16 ? (int)(inner - j0) : 16;                               \
+        const T *xs = x + o * blk + j0;                                                 \
+        T *ys = y + o * blk + j0;                                                       \
+        if (p->op == ES_HARDMAX) hardmax_##SFX(xs, ys, len, inner, w);                  \
+        else smcols_##SFX(p->op, xs, ys, len, inner, w);                                \
+      }                                                                                 \
+    }                                                                                   \
   }
 DEF_SOFTMAX(f32, float)
 DEF_SOFTMAX(f64, double)

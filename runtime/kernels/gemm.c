@@ -10,7 +10,7 @@
  * reasonably fast, not the final word: packed AVX-512 micro-kernels come later.
  *
  * Requires: kernel.h's ABI and data.h's params; only libm, memcpy and memset;
- * no heap. Stack use is bounded: about 140 KB for the GEMM (its B block), 90 KB
+ * no heap. Stack use is bounded: about 140 KB for the GEMM (its B block), 140 KB
  * for the MoE kernel. */
 #include <math.h>
 #include <string.h>
@@ -275,7 +275,7 @@ void mixc_k_gemm_f64(rt_ctx *ctx, const void *params, void *const *bufs) {
  * activation is elementwise, so slicing is exact), through the same packing and
  * micro-kernels. Routing is recomputed per expert instead of stored: softmax
  * and a top-k over E values are cheap next to the expert GEMMs. */
-enum { RB = 64, IC = 64, MOE_MAX_E = 1024 };
+enum { RB = 128, IC = 128, NC2 = 128, MOE_MAX_E = 1024 };
 
 /* Whether row `lg` (E logits) routes to expert e; its weight in *w. */
 static int moe_route(const mixc_moe_params *p, const float *lg, int64_t e, float *w) {
@@ -314,7 +314,8 @@ static int moe_route(const mixc_moe_params *p, const float *lg, int64_t e, float
 static inline float moe_act(int act, float x) {
   switch (act) {
   case 0: return x > 0 ? x : 0;
-  case 1: return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  /* tanh GELU: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), one expf instead of tanhf */
+  case 1: return x / (1.0f + expf(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
   case 2: return x / (1.0f + expf(-x));
   default: return x;
   }
@@ -324,7 +325,7 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
                       const float *B1, const float *W2, const float *B2, float *Y,
                       const int64_t *rid, const float *rw, int nr) {
   const int64_t H = p->H, I = p->I;
-  _Alignas(64) float bp[KC * IC > IC * NC ? KC * IC : IC * NC];
+  _Alignas(64) float bp[KC * IC > IC * NC2 ? KC * IC : IC * NC2];
   _Alignas(64) float h[RB * IC];
   if (B2)
     for (int r = 0; r < nr; r++)
@@ -352,8 +353,8 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
       for (int64_t j = 0; j < ic; j++)
         h[r * IC + j] = moe_act(p->act, h[r * IC + j] + (B1 ? B1[e * I + i0 + j] : 0.0f));
     /* Y[rows] += rw * h . W2[e][i0:i0+ic, :] */
-    for (int64_t n0 = 0; n0 < H; n0 += NC) {
-      int64_t nc = H - n0 < NC ? H - n0 : NC;
+    for (int64_t n0 = 0; n0 < H; n0 += NC2) {
+      int64_t nc = H - n0 < NC2 ? H - n0 : NC2;
       pack_plain(W2 + e * p->w2_se + i0 * p->w2_si + n0 * p->w2_sh, p->w2_si, p->w2_sh, ic, nc, bp);
       for (int m0 = 0; m0 < nr; m0 += MR) {
         int mr = nr - m0 < MR ? nr - m0 : MR;

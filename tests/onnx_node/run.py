@@ -86,7 +86,14 @@ def first_line(text, limit=100):
 
 
 # ---- classifying mixc's diagnostics (exit 1) ---------------------------------
-LOC = re.compile(r'^(?:error:\s*)?(?:node "[^"]*" \(([^ )]+) #\d+\):\s*)?')
+LOC = re.compile(r'^(?:error:\s*)?(?:node "[^"]*" \(([^ )]+) #\d+\)(?:, input \d+)?:\s*)?')
+
+
+def strip_paths(msg):
+    msg = re.sub(r"\s*\(from [^)]*\)", "", msg)
+    msg = re.sub(r"^mixc run: (input|output) '[^']*': \S+: ", r"\1: ", msg)
+    msg = re.sub(r"^mixc run: ", "", msg)
+    return re.sub(r"(?:\S*/)+([^\s/:]+)", r"\1", msg)
 
 
 def classify_error(stderr):
@@ -104,19 +111,22 @@ def classify_error(stderr):
     m = re.search(r"unsupported type \((\w[\w ]*)\)", text)
     if m:
         return "unsupported type %s" % m.group(1)
-    m = re.search(r"unsupported (?:data|element) type (\d+)", text)
+    m = re.search(r"unsupported (?:data|element)[ _]type (\d+)", text)
     if m:
         return "unsupported dtype %s" % dtype_name(m.group(1))
-    m = re.search(r"unsupported \S+ opset", text)
+    m = re.search(r"unsupported (\S+) opset (\d+)", text)
     if m:
-        return "unsupported opset"
+        return "unsupported opset %s%s" % ("" if m.group(1) == "ai.onnx" else m.group(1) + " ",
+                                           m.group(2))
     if not errs:
         return "error (no message)"
     line = errs[0]
     m = LOC.match(line)
     op = m.group(1) if m else None
     msg = line[m.end():] if m else line
-    msg = re.sub(r"\s+", " ", msg).strip()[:90]
+    if re.search(r"has shape \S*\?|which is not static", msg):
+        return "dynamic shape%s" % (" (%s)" % op if op else "")
+    msg = re.sub(r"\s+", " ", strip_paths(msg)).strip()[:90]
     return "error: %s%s" % (op + ": " if op else "", msg)
 
 
@@ -188,6 +198,14 @@ def run_test(tdir, args, tmproot):
     inputs = [i.name for i in model.graph.input if i.name not in inits]
     outputs = [o.name for o in model.graph.output]
     stems = output_files(outputs)
+    # A sequence/optional/map graph input or output: its .pb files are not
+    # TensorProtos, so whatever mixc says first, this is the reason.
+    nontensor = None
+    for v in list(model.graph.input) + list(model.graph.output):
+        kind = v.type.WhichOneof("value")
+        if kind != "tensor_type" and v.name not in inits:
+            nontensor = "unsupported type %s" % (kind or "unknown").replace("_type", "")
+            break
     sets = sorted(glob.glob(os.path.join(tdir, "test_data_set_*")),
                   key=lambda p: int(p.rsplit("_", 1)[1]))
     if not sets:
@@ -225,7 +243,7 @@ def run_test(tdir, args, tmproot):
                         detail=detail)
         if rc == 1:
             shutil.rmtree(outdir, ignore_errors=True)
-            return done("fail", classify_error(err), detail=detail)
+            return done("fail", nontensor or classify_error(err), detail=detail)
         if rc != 0:
             return done("fail", "crash (exit %d: %s)" % (rc, first_line(err, 80)), hard=True,
                         detail=detail)
@@ -292,8 +310,10 @@ def write_manifest(path, results, keep=None):
 
 
 def category(reason):
-    if reason.startswith("unsupported op"):
+    if reason.startswith("unsupported op "):
         return "unsupported op"
+    if reason.startswith("unsupported opset"):
+        return "unsupported opset"
     if reason.startswith("error: "):
         return "error"
     return re.split(r"[:(]", reason, 1)[0].strip()

@@ -8,6 +8,8 @@ void infer_suite_register(void);
 void mir_suite_register(void);
 void passes_suite_register(void);
 void jit_suite_register(void);
+void kernels_data_suite_register(void);
+void moe_suite_register(void);
 
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 2;
@@ -17,6 +19,8 @@ int main(void) {
   mir_suite_register();
   passes_suite_register();
   jit_suite_register();
+  kernels_data_suite_register();
+  moe_suite_register();
   CU_basic_set_mode(CU_BRM_NORMAL);
   CU_basic_run_tests();
   unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -183,6 +183,19 @@ static void test_unary_misc(void) {
   AI(fl, "axis", 2);
   CU_ASSERT(check(fl, 0, "f32[?,20]"));
   CU_ASSERT(check(N(IR_OP_Flatten, 1, 1, IN("fl2", "f32[b,3,4]")), 0, "f32[b,12]"));
+  CU_ASSERT(check(N(IR_OP_CastLike, 1, 2, IN("cl1", "f32[2]"), IN("cl2", "f16[]")), 0, "f16[2]"));
+  ir_node *deep = N(IR_OP_Unsqueeze, 1, 2, IN("deep", "f32[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"),
+                    CI("dax", NI(0, 1)));
+  CU_ASSERT(fails(deep, "rank 17"));
+  end();
+  begin(11);
+  CU_ASSERT(check(N(IR_OP_Softmax, 1, 1, IN("sm11", "f32[2,3,4]")), 0, "f32[2,3,4]")); /* axis 1 */
+  ir_node *c11 = N(IR_OP_Clip, 1, 1, IN("c11", "f32[3]"));
+  CU_ASSERT(check(c11, 0, "f32[3]"));
+  end();
+  begin(10);
+  ir_node *c10 = N(IR_OP_Clip, 1, 3, IN("c10", "f32[3]"), CF("lo10", 0), CF("hi10", 1));
+  CU_ASSERT(fails(c10, "attributes before opset 11"));
   end();
 }
 
@@ -283,6 +296,9 @@ static void test_reshape(void) {
   CU_ASSERT(fails(N(IR_OP_Reshape, 1, 2, IN("i", "f32[2,3]"), CI("s6", NI(4, 2))), "6 elements"));
   CU_ASSERT(fails(N(IR_OP_Reshape, 1, 2, IN("j", "f32[2,3]"), CI("s7", NI(4, -1))),
                   "cannot reshape"));
+  ir_node *az = N(IR_OP_Reshape, 1, 2, IN("k", "f32[0,3]"), CI("s8", NI(3, 0)));
+  AI(az, "allowzero", 1); /* 0 is a real zero here, not "copy" */
+  CU_ASSERT(check(az, 0, "f32[3,0]"));
   end();
 }
 

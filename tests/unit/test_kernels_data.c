@@ -23,7 +23,6 @@
 
 static char g_msg[4096]; /* the diagnostics or the run-time failure of the last run */
 static char g_kernels[1024]; /* the kernels the last program called, space-separated */
-static int g_runs;           /* programs run (interpreter and JIT) */
 
 static void diags_to_msg(const ir_diags *d) {
   ir_arena *a = ir_arena_new();

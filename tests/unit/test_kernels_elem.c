@@ -368,8 +368,9 @@ static double r_hardsig(double x) { return fmax(0, fmin(1, 0.3 * x + 0.4)); }
 static double r_thrrelu(double x) { return x > 1.5 ? x : 0; }
 static double r_shrink(double x) { return x < -1 ? x + 0.5 : x > 1 ? x - 0.5 : 0; }
 static double r_gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2))); }
+/* = 0.5 x (1 + tanh u), without the cancellation of 1 + tanh u for x << 0 */
 static double r_gelu_tanh(double x) {
-  return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  return x / (1 + exp(-2 * sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 
 typedef struct unary_case {
@@ -460,6 +461,41 @@ static void test_unary_float(void) {
     }
   }
   h_free(&h);
+}
+
+/* The f32 vector math (exp, tanh, erf, erfc) over dense ranges: a few ulp, and
+ * Gelu keeps its relative precision in the negative tail. */
+static double r_gelu_erfc(double x) { return 0.5 * x * erfc(-x / sqrt(2)); }
+static void test_unary_vector_math(void) {
+  enum { N = 4001 };
+  static float x[N], xe[N];
+  for (int i = 0; i < N; i++) {
+    x[i] = -12.0f + 24.0f * (float)i / (N - 1) + 1e-4f;
+    xe[i] = -100.0f + 188.0f * (float)i / (N - 1) + 1e-4f;
+  }
+  struct { const char *op; ref1 f; double rtol; bool wide; } c[] = {
+      {"Exp", exp, 3e-7, true},         {"Tanh", tanh, 3e-7, false},
+      {"Erf", erf, 5e-7, false},        {"Sigmoid", r_sigmoid, 5e-7, true},
+      {"Gelu", r_gelu_erfc, 2e-6, false}, {"Gelu", r_gelu_tanh, 2e-6, false},
+  };
+  for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+    harness h;
+    void *ins[] = {c[k].wide ? xe : x};
+    const char *m = mirf("graph \"t\" {\n opset \"\" 20\n input %%x : f32[%d]\n %%y : ?[*] = %s(%%x) %s\n"
+                         " output %%y\n}\n", N, c[k].op, k == 5 ? "{approximate = \"tanh\"}" : "");
+    if (run(&h, m, ins)) {
+      const float *y = h.out[0], *xs = ins[0];
+      for (int i = 0; i < N; i++) {
+        double w = c[k].f(xs[i]);
+        /* conditioning: rounding x/sqrt2 to float costs erfc a relative 2 z^2 eps
+         * = x^2 eps; rounding 2u (x^3, the sum) costs the tanh form about 2 |2u| eps */
+        double xi = xs[i], u2 = 2 * sqrt(2 / M_PI) * fabs(xi + 0.044715 * xi * xi * xi);
+        double rt = c[k].rtol + (k == 4 ? xi * xi * 1.2e-7 : k == 5 ? u2 * 2.4e-7 : 0);
+        CHECK_CLOSE(y[i], w, rt, 1e-37, c[k].op, i);
+      }
+    }
+    h_free(&h);
+  }
 }
 
 static void test_unary_int(void) {
@@ -720,6 +756,24 @@ static void test_softmax(void) {
       for (int i = 0; i < 120; i++) CHECK_CLOSE(c[i], w[i], 1e-5, 1e-6, ops[op], i);
     }
     h_free(&h);
+  }
+  /* a NaN in the 16-lane body or in the tail poisons its whole row (and only it) */
+  {
+    float xn[3 * 20];
+    for (int i = 0; i < 60; i++) xn[i] = (float)(i % 7);
+    xn[5] = NAN;  /* row 0, vector body */
+    xn[39] = NAN; /* row 1, tail */
+    harness hn;
+    void *insn[] = {xn};
+    if (run(&hn, "graph \"t\" {\n opset \"\" 13\n input %x : f32[3,20]\n %a : ?[*] = Softmax(%x)\n"
+                 " %b : ?[*] = LogSoftmax(%x)\n output %a\n output %b\n}\n", insn)) {
+      const float *a = hn.out[0], *b = hn.out[1];
+      for (int i = 0; i < 60; i++) {
+        CU_ASSERT_EQUAL(isnan(a[i]) != 0, i < 40);
+        CU_ASSERT_EQUAL(isnan(b[i]) != 0, i < 40);
+      }
+    }
+    h_free(&hn);
   }
   /* f64, and Hardmax ties go to the first index */
   double xd[6] = {1, 3, 3, -1, -1, -1};
@@ -1034,6 +1088,11 @@ static void test_unsupported_dtype(void) {
                               " %z : ?[*] = Gelu(%x) {approximate = \"fast\"}\n output %z\n}\n"));
   CU_ASSERT(h.d->nerrors > 0);
   h_free(&h);
+  /* Clip attributes after opset 10 are not silently ignored */
+  CU_ASSERT_FALSE(h_build(&h, "graph \"t\" {\n opset \"\" 13\n input %x : f32[4]\n"
+                              " %z : ?[*] = Clip(%x) {min = 0.0}\n output %z\n}\n"));
+  CU_ASSERT(diag_has(h.d, "Clip takes min/max as inputs"));
+  h_free(&h);
 }
 
 void kernels_elem_suite_register(void) {
@@ -1045,6 +1104,7 @@ void kernels_elem_suite_register(void) {
   CU_add_test(s, "compare, logic, Where", test_compare_logic_where);
   CU_add_test(s, "variadic Sum/Mean/Max/Min", test_variadic);
   CU_add_test(s, "unary float", test_unary_float);
+  CU_add_test(s, "unary f32 vector math", test_unary_vector_math);
   CU_add_test(s, "unary int", test_unary_int);
   CU_add_test(s, "IsNaN/IsInf", test_isx);
   CU_add_test(s, "Cast matrix", test_cast);

@@ -4,21 +4,9 @@
  * output names, --bench), and the public C API (api/mixc.c: compiling from
  * memory, queries, argument validation, symbolic dims, run-time errors).
  *
- * Requires: runtime/tensor_io.c, runtime/harness.c and api/mixc.c linked into
- * the test binary, signalled by MIXC_RUNTIME_TESTS (until the build defines it
- * the suite holds one failing test saying so); a writable /tmp. */
+ * Requires: libmixc with runtime/*.c and api/mixc.c; a writable /tmp. */
 #include <CUnit/CUnit.h>
 
-#ifndef MIXC_RUNTIME_TESTS
-static void test_not_built(void) {
-  CU_FAIL("runtime sources are not linked: add runtime/tensor_io.c and runtime/harness.c to "
-          "mixc_core and define MIXC_RUNTIME_TESTS for mixc_unit");
-}
-void runtime_suite_register(void) {
-  CU_pSuite s = CU_add_suite("runtime", NULL, NULL);
-  CU_add_test(s, "not built", test_not_built);
-}
-#else
 
 #include <fcntl.h>
 #include <math.h>
@@ -864,4 +852,3 @@ void runtime_suite_register(void) {
   CU_add_test(s, "api: run and argument checks (jit)", test_api_jit);
   CU_add_test(s, "api: run-time data errors", test_api_runtime_error);
 }
-#endif

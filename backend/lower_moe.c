@@ -1,0 +1,66 @@
+/* lower_moe.c - lowering of mixc.moe (the fused routed MoE layer raised by
+ * passes/raise_moe.c) to mixc_k_moe_f32 (runtime/kernels/moe.c). The node's
+ * operands map one to one onto the kernel's bufs: x, W_g, router bias|NULL,
+ * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
+ *
+ * Requires: static shapes (be_lower); the scratch output sized by
+ * ir/infer_moe.c with the formula the kernel uses. */
+#include <math.h>
+#include <string.h>
+
+#include "lower.h"
+#include "runtime/kernels/moe.h"
+
+static int act_code(const char *s) {
+  static const char *names[] = {"gelu_erf", "gelu_tanh", "relu", "silu", "identity"};
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(s, names[i])) return i;
+  return -1;
+}
+
+bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
+  const ir_value *x = n->in[0], *wg = n->in[1], *w1 = n->in[3];
+  if (x->type.dtype != IR_F32) {
+    ir_error(lc->cx->d, n, "mixc.moe supports f32 only");
+    return false;
+  }
+  mixc_moe_fused_params p;
+  memset(&p, 0, sizeof p);
+  p.rows = x->type.dims[0].v;
+  p.d = x->type.dims[1].v;
+  p.E = wg->type.dims[1].v;
+  p.h = w1->type.dims[2].v;
+  p.k = ir_attr_int(n, "k", 1);
+  const char *act = ir_attr_str(n, "activation", "gelu_erf");
+  p.act = act_code(act);
+  if (p.act < 0) {
+    ir_error(lc->cx->d, n, "mixc.moe activation '%s' is not one of gelu_erf, gelu_tanh, relu, "
+             "silu, identity", act);
+    return false;
+  }
+  p.normalize = (int32_t)ir_attr_int(n, "normalize", 0);
+  const char *gran = ir_attr_str(n, "granularity", "row");
+  if (strcmp(gran, "row")) {
+    ir_error(lc->cx->d, n, "mixc.moe granularity '%s' is not supported yet (only \"row\")", gran);
+    return false;
+  }
+  double frac = ir_attr_float(n, "drop_fraction", 0.0f);
+  if (frac < 0 || frac >= 1) {
+    ir_error(lc->cx->d, n, "mixc.moe drop_fraction %g must be in [0, 1)", frac);
+    return false;
+  }
+  /* frac is a float: the small tolerance keeps floor(frac * rows) exact for
+   * fractions such as 2/20 that round slightly below the true value. */
+  p.ndrop = (int64_t)floor(frac * (double)p.rows + 1e-3);
+  p.cap = ir_attr_int(n, "capacity", 0);
+  if (p.cap < 0 || p.k < 1 || p.k > p.E || p.rows > INT32_MAX / (p.k > 0 ? p.k : 1)) {
+    ir_error(lc->cx->d, n, "mixc.moe capacity %lld, k %lld or rows %lld out of range",
+             (long long)p.cap, (long long)p.k, (long long)p.rows);
+    return false;
+  }
+  int64_t need = mixc_moe_scratch_bytes(p.rows, p.d, p.h, p.E, p.k);
+  if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
+    MIXC_BUG("mixc.moe scratch is not %lld bytes", (long long)need);
+  lower_set_params(lc, call, "mixc_k_moe_f32", &p, sizeof p);
+  return true;
+}

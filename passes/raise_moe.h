@@ -1,0 +1,69 @@
+/* raise_moe.h - internal interface between the files of the raise-moe pass:
+ * raise_moe.c (driver, router, importance dropping, expert MLPs, building the
+ * fused node) and raise_moe_match.c (the combine patterns of each export
+ * style). Not used outside passes/raise_moe*.c. */
+#ifndef MIXC_PASSES_RAISE_MOE_H
+#define MIXC_PASSES_RAISE_MOE_H
+
+#include "ir/infer.h"
+#include "pass.h"
+
+enum { MOE_MAX_E = 256, MOE_MAX_NODES = 4096 };
+
+typedef struct moe_expert {
+  ir_value *w1, *b1, *w2, *b2;   /* (d,h), (h)|NULL, (h,d), (d)|NULL */
+  bool seen;
+} moe_expert;
+
+/* One match attempt, bottom-up from a candidate end node. */
+typedef struct moe_match {
+  ir_ctx *cx;
+  int stamp;                     /* node->id == stamp: node is in the matched set */
+  ir_node *nodes[MOE_MAX_NODES];
+  int nnodes;
+  /* router */
+  ir_node *topk, *softmax;
+  ir_value *x, *wg, *bg;
+  int64_t rows, d, E, k;
+  /* importance dropping: keep mask value (f32[rows]), dropped count */
+  ir_value *keep;
+  int64_t ndrop;
+  int64_t capacity;              /* 0: dropless */
+  /* experts: per-expert constants (loop, masked) or stacked (onehot) */
+  moe_expert ex[MOE_MAX_E];
+  ir_value *w1s, *b1s, *w2s, *b2s;
+  int64_t h;
+  const char *act;               /* NULL until the first expert */
+  ir_value *mlp_in;              /* input of the last matched expert MLP */
+  ir_node *end;                  /* produces the MoE output */
+  ir_value *out;
+  /* the first failure */
+  ir_node *fail_node;
+  const char *why;
+} moe_match;
+
+/* failure: records node and reason (first one wins), returns false */
+bool moe_fail(moe_match *m, const ir_node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void moe_take(moe_match *m, ir_node *n);
+/* v's producer if it has op `op` (and v is not a constant); else NULL */
+ir_node *moe_def(const ir_value *v, ir_op op);
+bool moe_const_f(const ir_value *v, double *f);          /* single-element float constant */
+bool moe_const_i(const ir_value *v, int64_t *i);         /* single-element integer constant */
+bool moe_const_fill(const ir_value *v, double want);     /* float constant, every element == want */
+/* Axes of Unsqueeze/ReduceSum/ReduceMax (input 1 or attribute), normalized to `rank`. */
+bool moe_axes_are(const ir_node *n, int rank, int64_t want);
+bool moe_static_dims(const ir_value *v, int rank, const int64_t *dims); /* dims[i] < 0: any */
+
+/* raise_moe.c */
+bool moe_match_router(moe_match *m, ir_node *topk);
+bool moe_match_importance(moe_match *m, ir_value *keep);
+/* xin NULL: any input, left in m->mlp_in */
+bool moe_match_expert_mlp(moe_match *m, ir_value *out, ir_value *xin, int64_t e);
+
+/* raise_moe_match.c: each returns true when `end` is the combine of a whole routed
+ * MoE layer in that style, with m filled in. */
+bool moe_match_combine_loop(moe_match *m, ir_node *end);
+bool moe_match_combine_masked(moe_match *m, ir_node *end);
+bool moe_match_combine_onehot(moe_match *m, ir_node *end);
+
+#endif

@@ -1,0 +1,186 @@
+/* moe.c - the fused routed-MoE kernel behind mixc.moe (MODELS.md section 2):
+ *
+ *   p = softmax(x.W_g + b_g) in fp32; top-k on p, ties to the lower expert;
+ *   optionally renormalized over the k chosen; the `ndrop` rows with the
+ *   lowest max probability get no expert (ties: the lower row is dropped);
+ *   with a capacity, each expert takes at most `cap` assignments, choice-major
+ *   (all first choices in row order, then all second choices...);
+ *   y[r] = sum over the kept assignments (r, e, w) of w * expert_e(x[r]),
+ *   accumulated in expert index order; zero for rows with none.
+ *
+ * Only the chosen experts run: the rows of each expert are listed first, then
+ * its MLP runs on blocks of MIXC_MOE_RB rows (fc1 + bias + activation into the
+ * scratch, then fc2 + bias per row, scaled and accumulated). The loops are
+ * plain C with the contiguous dim innermost so that LLVM vectorizes them once
+ * the shapes are constants.
+ *
+ * Requires: kernel.h's ABI and moe.h's params and scratch layout; libm only;
+ * no heap (the scratch buffer is the node's second output, planned by the
+ * backend's arena). */
+#include <math.h>
+#include <string.h>
+
+#include "moe.h"
+
+static inline float moe_act(int act, float x) {
+  switch (act) {
+  case MIXC_MOE_GELU_ERF: return x * (1.0f + erff(x / 1.41421354f)) * 0.5f;
+  case MIXC_MOE_GELU_TANH:
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  case MIXC_MOE_RELU: return x > 0 ? x : 0;
+  case MIXC_MOE_SILU: return x / (1.0f + expf(-x));
+  default: return x;
+  }
+}
+
+/* Sorts the row indices `a` (n of them) by (score, index) ascending. */
+static void moe_sort_rows(const float *score, int32_t *a, int32_t *tmp, int64_t n) {
+  for (int64_t w = 1; w < n; w *= 2) {
+    for (int64_t lo = 0; lo < n; lo += 2 * w) {
+      int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+      int64_t i = lo, j = mid, o = lo;
+      while (i < mid && j < hi) {
+        int32_t x = a[i], y = a[j];
+        int yfirst = score[y] < score[x] || (score[y] == score[x] && y < x);
+        tmp[o++] = yfirst ? a[j++] : a[i++];
+      }
+      while (i < mid) tmp[o++] = a[i++];
+      while (j < hi) tmp[o++] = a[j++];
+    }
+    memcpy(a, tmp, sizeof(int32_t) * (size_t)n);
+  }
+}
+
+void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
+  (void)ctx;
+  const mixc_moe_fused_params *p = params;
+  const int64_t rows = p->rows, d = p->d, h = p->h, E = p->E, k = p->k;
+  const float *X = bufs[0], *Wg = bufs[1], *Bg = bufs[2], *W1 = bufs[3], *B1 = bufs[4];
+  const float *W2 = bufs[5], *B2 = bufs[6];
+  float *Y = bufs[7];
+  float *s = bufs[8];
+  const int64_t rk = mixc_moe_w16(rows * k), r16 = mixc_moe_w16(rows);
+  float *probs = s;
+  s += mixc_moe_w16(E);
+  int32_t *ch_e = (int32_t *)s;
+  s += rk;
+  float *ch_w = s;
+  s += rk;
+  float *score = s;
+  s += r16;
+  int32_t *order = (int32_t *)s;
+  s += r16;
+  int32_t *tmp = (int32_t *)s;
+  s += r16;
+  int32_t *keep = (int32_t *)s;
+  s += r16;
+  int32_t *cnt = (int32_t *)s;
+  s += mixc_moe_w16(E + 1);
+  int32_t *l_row = (int32_t *)s;
+  s += rk;
+  float *l_w = s;
+  s += rk;
+  float *hid = s;
+  s += mixc_moe_w16(MIXC_MOE_RB * h);
+  float *yrow = s;
+
+  /* 1. routing: gate GEMV, softmax, top-k */
+  for (int64_t r = 0; r < rows; r++) {
+    const float *x = X + r * d;
+    for (int64_t j = 0; j < E; j++) probs[j] = Bg ? Bg[j] : 0.0f;
+    for (int64_t i = 0; i < d; i++) {
+      float xi = x[i];
+      const float *w = Wg + i * E;
+      for (int64_t j = 0; j < E; j++) probs[j] += xi * w[j];
+    }
+    float mx = probs[0];
+    for (int64_t j = 1; j < E; j++) mx = probs[j] > mx ? probs[j] : mx;
+    float sum = 0;
+    for (int64_t j = 0; j < E; j++) sum += probs[j] = expf(probs[j] - mx);
+    for (int64_t j = 0; j < E; j++) probs[j] /= sum;
+    float tot = 0;
+    for (int64_t c = 0; c < k; c++) { /* best not yet chosen; ties to the lower index */
+      int64_t best = -1;
+      for (int64_t j = 0; j < E; j++) {
+        int taken = 0;
+        for (int64_t q = 0; q < c; q++) taken |= ch_e[r * k + q] == j;
+        if (!taken && (best < 0 || probs[j] > probs[best])) best = j;
+      }
+      ch_e[r * k + c] = (int32_t)best;
+      ch_w[r * k + c] = probs[best];
+      tot += probs[best];
+    }
+    score[r] = ch_w[r * k]; /* the max probability (before renormalization) */
+    if (p->normalize)
+      for (int64_t c = 0; c < k; c++) ch_w[r * k + c] /= tot;
+    keep[r] = 1;
+  }
+
+  /* 2. importance-score dropping: the ndrop lowest (score, row) are dropped */
+  if (p->ndrop > 0) {
+    for (int64_t r = 0; r < rows; r++) order[r] = (int32_t)r;
+    moe_sort_rows(score, order, tmp, rows);
+    for (int64_t i = 0; i < p->ndrop && i < rows; i++) keep[order[i]] = 0;
+  }
+
+  /* 3. per-expert lists, choice-major, with capacity */
+  for (int64_t e = 0; e <= E; e++) cnt[e] = 0;
+  for (int64_t c = 0; c < k; c++)
+    for (int64_t r = 0; r < rows; r++) {
+      if (!keep[r]) continue;
+      int32_t e = ch_e[r * k + c];
+      if (p->cap > 0 && cnt[e] >= p->cap) ch_e[r * k + c] = -1; /* over capacity */
+      else cnt[e]++;
+    }
+  /* offsets: cnt[e] becomes the start of expert e's list */
+  int32_t acc = 0;
+  for (int64_t e = 0; e < E; e++) {
+    int32_t c = cnt[e];
+    cnt[e] = acc;
+    acc += c;
+  }
+  cnt[E] = acc;
+  for (int64_t c = 0; c < k; c++)
+    for (int64_t r = 0; r < rows; r++) {
+      int32_t e = ch_e[r * k + c];
+      if (!keep[r] || e < 0) continue;
+      l_row[cnt[e]] = (int32_t)r;
+      l_w[cnt[e]] = ch_w[r * k + c];
+      cnt[e]++;
+    }
+  /* cnt[e] is now the end of e's list and the start of e+1's */
+
+  /* 4. experts, in index order */
+  memset(Y, 0, sizeof(float) * (size_t)(rows * d));
+  for (int64_t e = 0; e < E; e++) {
+    int64_t beg = e ? cnt[e - 1] : 0, end = cnt[e];
+    const float *w1 = W1 + e * d * h, *w2 = W2 + e * h * d;
+    const float *b1 = B1 ? B1 + e * h : NULL, *b2 = B2 ? B2 + e * d : NULL;
+    for (int64_t r0 = beg; r0 < end; r0 += MIXC_MOE_RB) {
+      int64_t nr = end - r0 < MIXC_MOE_RB ? end - r0 : MIXC_MOE_RB;
+      for (int64_t q = 0; q < nr; q++) {
+        const float *x = X + (int64_t)l_row[r0 + q] * d;
+        float *hq = hid + q * h;
+        for (int64_t j = 0; j < h; j++) hq[j] = 0.0f;
+        for (int64_t i = 0; i < d; i++) {
+          float xi = x[i];
+          const float *w = w1 + i * h;
+          for (int64_t j = 0; j < h; j++) hq[j] += xi * w[j];
+        }
+        for (int64_t j = 0; j < h; j++) hq[j] = moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
+      }
+      for (int64_t q = 0; q < nr; q++) {
+        const float *hq = hid + q * h;
+        for (int64_t j = 0; j < d; j++) yrow[j] = 0.0f;
+        for (int64_t i = 0; i < h; i++) {
+          float hi = hq[i];
+          const float *w = w2 + i * d;
+          for (int64_t j = 0; j < d; j++) yrow[j] += hi * w[j];
+        }
+        float g = l_w[r0 + q];
+        float *y = Y + (int64_t)l_row[r0 + q] * d;
+        for (int64_t j = 0; j < d; j++) y[j] += (yrow[j] + (b2 ? b2[j] : 0.0f)) * g;
+      }
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/* moe.h - parameters of the fused routed-MoE kernel (moe.c), the kernel behind
+ * mixc.moe: router GEMV, fp32 softmax, top-k, importance-score dropping,
+ * choice-major capacity, and the chosen experts' MLPs, in one call.
+ *
+ * Requires: kernel.h. The params struct is plain old data (copied verbatim
+ * into the generated module). The scratch layout is shared with shape
+ * inference (ir/infer_moe.c), which sizes the node's second output `scratch`
+ * (u8[mixc_moe_scratch_bytes(...)]) so that the arena planner gives the kernel
+ * its working memory: the kernel never allocates. */
+#ifndef MIXC_KERNELS_MOE_H
+#define MIXC_KERNELS_MOE_H
+
+#include "kernel.h"
+
+/* activation codes (attribute `activation` of mixc.moe) */
+enum { MIXC_MOE_GELU_ERF = 0, MIXC_MOE_GELU_TANH = 1, MIXC_MOE_RELU = 2, MIXC_MOE_SILU = 3,
+       MIXC_MOE_IDENTITY = 4 };
+
+/* bufs: x (rows,d), wg (d,E), bg (E)|NULL, w1 (E,d,h), b1 (E,h)|NULL, w2 (E,h,d),
+ * b2 (E,d)|NULL, y (rows,d), scratch. */
+typedef struct mixc_moe_fused_params {
+  int64_t rows, d, h, E, k;
+  int64_t ndrop;      /* rows with the lowest max probability that get no expert */
+  int64_t cap;        /* per-expert capacity in assignments; 0 = dropless */
+  int32_t act, normalize;
+} mixc_moe_fused_params;
+
+/* Rows of hidden activations computed at once. */
+#define MIXC_MOE_RB 32
+
+/* Scratch layout, in 4-byte words, each part rounded up to 16 words:
+ *   probs   E        one row's probabilities
+ *   ch_e    rows*k   chosen experts (int32), choice c of row r at r*k+c
+ *   ch_w    rows*k   their gate weights
+ *   score   rows     max probability of each row
+ *   order   rows     int32, merge-sort permutation of the rows by score
+ *   tmp     rows     int32, merge-sort buffer
+ *   keep    rows     int32, 1 = routed, 0 = dropped by importance
+ *   cnt     E+1      int32, assignments per expert, then list offsets
+ *   l_row   rows*k   int32, per expert list of rows (choice-major order)
+ *   l_w     rows*k   their gate weights
+ *   hid     RB*h     hidden activations of a block of rows
+ *   yrow    d        one expert output row */
+static inline int64_t mixc_moe_w16(int64_t n) { return (n + 15) / 16 * 16; }
+static inline int64_t mixc_moe_scratch_bytes(int64_t rows, int64_t d, int64_t h, int64_t E,
+                                             int64_t k) {
+  int64_t rk = mixc_moe_w16(rows * k), r = mixc_moe_w16(rows);
+  int64_t w = mixc_moe_w16(E) + 2 * rk + 4 * r + mixc_moe_w16(E + 1) + 2 * rk +
+              mixc_moe_w16(MIXC_MOE_RB * h) + mixc_moe_w16(d);
+  return 4 * w;
+}
+
+#endif

@@ -1,0 +1,238 @@
+/* test_moe.c - unit tests of the fused routed-MoE kernel (runtime/kernels/moe.c,
+ * mixc_k_moe_f32, the kernel of mixc.moe) against a naive double-precision
+ * reference of MODELS.md section 2 written here: softmax, top-k with ties to
+ * the lower expert, importance dropping (ties to the lower row), choice-major
+ * capacity, k=1 and k=2, renormalization, an expert nobody picks, an expert
+ * everybody picks (with capacity overflow).
+ *
+ * Requires: CUnit; registered by moe_suite_register() from main.c. */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/kernels/moe.h"
+
+void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs);
+
+typedef struct moe_case {
+  int rows, d, h, E, k, ndrop, cap, act, normalize;
+  float *x, *wg, *bg, *w1, *b1, *w2, *b2;
+} moe_case;
+
+static unsigned rng_state = 12345;
+static float frand(void) { /* uniform in [-1, 1) */
+  rng_state = rng_state * 1103515245u + 12345u;
+  return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static float *fill(int n, float scale) {
+  float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  for (int i = 0; i < n; i++) p[i] = scale * frand();
+  return p;
+}
+
+static moe_case make(int rows, int d, int h, int E, int k) {
+  moe_case c = {rows, d, h, E, k, 0, 0, MIXC_MOE_GELU_ERF, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  c.x = fill(rows * d, 1.0f);
+  c.wg = fill(d * E, 3.0f);
+  c.w1 = fill(E * d * h, 0.5f);
+  c.b1 = fill(E * h, 0.1f);
+  c.w2 = fill(E * h * d, 0.5f);
+  c.b2 = fill(E * d, 0.1f);
+  return c;
+}
+
+static void release(moe_case *c) {
+  free(c->x), free(c->wg), free(c->bg), free(c->w1), free(c->b1), free(c->w2), free(c->b2);
+}
+
+static double act_d(int act, double v) {
+  switch (act) {
+  case MIXC_MOE_GELU_ERF: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+  case MIXC_MOE_GELU_TANH: return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+  case MIXC_MOE_RELU: return v > 0 ? v : 0;
+  case MIXC_MOE_SILU: return v / (1.0 + exp(-v));
+  default: return v;
+  }
+}
+
+/* The naive reference; also returns how many assignments each expert got. */
+static void reference(const moe_case *c, double *y, int *served) {
+  int R = c->rows, E = c->E, k = c->k, d = c->d, h = c->h;
+  double *p = calloc((size_t)(R * E), sizeof(double)), *score = calloc((size_t)R, sizeof(double));
+  int *ch = calloc((size_t)(R * k), sizeof(int)), *keep = calloc((size_t)R, sizeof(int));
+  double *w = calloc((size_t)(R * k), sizeof(double));
+  for (int r = 0; r < R; r++) {
+    double mx = -INFINITY, s = 0;
+    for (int e = 0; e < E; e++) {
+      double l = c->bg ? c->bg[e] : 0;
+      for (int i = 0; i < d; i++) l += (double)c->x[r * d + i] * c->wg[i * E + e];
+      p[r * E + e] = l;
+      mx = l > mx ? l : mx;
+    }
+    for (int e = 0; e < E; e++) s += p[r * E + e] = exp(p[r * E + e] - mx);
+    for (int e = 0; e < E; e++) p[r * E + e] /= s;
+    double tot = 0;
+    for (int q = 0; q < k; q++) {
+      int best = -1;
+      for (int e = 0; e < E; e++) {
+        int taken = 0;
+        for (int z = 0; z < q; z++) taken |= ch[r * k + z] == e;
+        if (!taken && (best < 0 || p[r * E + e] > p[r * E + best])) best = e;
+      }
+      ch[r * k + q] = best, w[r * k + q] = p[r * E + best], tot += p[r * E + best];
+    }
+    score[r] = w[r * k];
+    if (c->normalize)
+      for (int q = 0; q < k; q++) w[r * k + q] /= tot;
+    keep[r] = 1;
+  }
+  for (int n = 0; n < c->ndrop; n++) { /* drop the lowest (score, row) still kept */
+    int lo = -1;
+    for (int r = 0; r < R; r++)
+      if (keep[r] && (lo < 0 || score[r] < score[lo])) lo = r;
+    keep[lo] = 0;
+  }
+  memset(y, 0, sizeof(double) * (size_t)(R * d));
+  for (int e = 0; e < E; e++) served[e] = 0;
+  int *cnt = calloc((size_t)E, sizeof(int));
+  int *ok = calloc((size_t)(R * k), sizeof(int));
+  for (int q = 0; q < k; q++)
+    for (int r = 0; r < R; r++) {
+      if (!keep[r]) continue;
+      int e = ch[r * k + q];
+      if (c->cap && cnt[e] >= c->cap) continue;
+      cnt[e]++, ok[r * k + q] = 1, served[e]++;
+    }
+  double *hid = calloc((size_t)h, sizeof(double));
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < k; q++) {
+      if (!ok[r * k + q]) continue;
+      int e = ch[r * k + q];
+      for (int j = 0; j < h; j++) {
+        double a = c->b1 ? c->b1[e * h + j] : 0;
+        for (int i = 0; i < d; i++) a += (double)c->x[r * d + i] * c->w1[(e * d + i) * h + j];
+        hid[j] = act_d(c->act, a);
+      }
+      for (int j = 0; j < d; j++) {
+        double a = c->b2 ? c->b2[e * d + j] : 0;
+        for (int i = 0; i < h; i++) a += hid[i] * c->w2[(e * h + i) * d + j];
+        y[r * d + j] += w[r * k + q] * a;
+      }
+    }
+  free(p), free(score), free(ch), free(keep), free(w), free(cnt), free(ok), free(hid);
+}
+
+/* Runs the kernel and compares it with the reference; returns the max error. */
+static double run_case(const moe_case *c, int *served) {
+  mixc_moe_fused_params p;
+  memset(&p, 0, sizeof p);
+  p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k;
+  p.ndrop = c->ndrop, p.cap = c->cap, p.act = c->act, p.normalize = c->normalize;
+  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, c->d, c->h, c->E, c->k);
+  float *y = malloc(sizeof(float) * (size_t)(c->rows * c->d));
+  void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
+  memset(scratch, 0xcd, sb); /* the kernel must not rely on zeroed scratch */
+  void *bufs[9] = {c->x, c->wg, c->bg, c->w1, c->b1, c->w2, c->b2, y, scratch};
+  rt_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  mixc_k_moe_f32(&ctx, &p, bufs);
+  double *ref = malloc(sizeof(double) * (size_t)(c->rows * c->d));
+  reference(c, ref, served);
+  double err = 0;
+  for (int i = 0; i < c->rows * c->d; i++) {
+    double e = fabs(y[i] - ref[i]) / (1.0 + fabs(ref[i]));
+    err = e > err ? e : err;
+  }
+  CU_ASSERT_EQUAL(ctx.status, 0);
+  free(y), free(scratch), free(ref);
+  return err;
+}
+
+static void test_k1_basic(void) {
+  moe_case c = make(9, 6, 10, 4, 1);
+  int served[4];
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  release(&c);
+}
+
+static void test_k2_normalize_tanh(void) {
+  moe_case c = make(11, 5, 7, 4, 2);
+  c.normalize = 1;
+  c.act = MIXC_MOE_GELU_TANH;
+  int served[4];
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  c.normalize = 0, c.act = MIXC_MOE_SILU;
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  release(&c);
+}
+
+/* Experts 0 and 2 have identical router columns: their probabilities tie
+ * exactly in every row, and top-k must prefer expert 0. */
+static void test_ties(void) {
+  moe_case c = make(8, 4, 5, 3, 1);
+  for (int i = 0; i < c.d; i++) c.wg[i * 3 + 2] = c.wg[i * 3 + 0];
+  int served[3];
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  CU_ASSERT_EQUAL(served[2], 0);
+  c.k = 2; /* second choice: the tie partner */
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  release(&c);
+}
+
+/* A bias of -1000 makes expert 3 nobody's choice; +1000 on expert 1 makes it
+ * everybody's, and capacity 3 then serves only the first three rows. */
+static void test_empty_full_capacity(void) {
+  moe_case c = make(7, 4, 6, 4, 1);
+  c.bg = calloc(4, sizeof(float));
+  c.bg[3] = -1000.0f;
+  int served[4];
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  CU_ASSERT_EQUAL(served[3], 0);
+  c.bg[3] = 0.0f, c.bg[1] = 1000.0f;
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  CU_ASSERT_EQUAL(served[1], 7);
+  c.cap = 3;
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  CU_ASSERT_EQUAL(served[1], 3);
+  release(&c);
+}
+
+/* k=2 with capacity: choice-major priority (all first choices first). */
+static void test_capacity_choice_major(void) {
+  moe_case c = make(12, 5, 6, 3, 2);
+  c.cap = 5;
+  int served[3];
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  for (int e = 0; e < 3; e++) CU_ASSERT(served[e] <= 5);
+  release(&c);
+}
+
+/* Importance dropping, with rows 2 and 5 identical (equal scores): the lower
+ * row index goes first when the tie is at the cut. */
+static void test_importance_drop(void) {
+  moe_case c = make(10, 4, 5, 4, 1);
+  memcpy(c.x + 5 * c.d, c.x + 2 * c.d, sizeof(float) * (size_t)c.d);
+  int served[4];
+  for (int nd = 1; nd <= 4; nd++) {
+    c.ndrop = nd;
+    CU_ASSERT(run_case(&c, served) < 1e-5);
+    int tot = 0;
+    for (int e = 0; e < 4; e++) tot += served[e];
+    CU_ASSERT_EQUAL(tot, 10 - nd);
+  }
+  c.k = 2, c.cap = 4, c.ndrop = 3; /* dropped rows take no capacity */
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  release(&c);
+}
+
+void moe_suite_register(void) {
+  CU_pSuite s = CU_add_suite("moe", NULL, NULL);
+  CU_add_test(s, "k=1", test_k1_basic);
+  CU_add_test(s, "k=2, renormalized, gelu_tanh, silu", test_k2_normalize_tanh);
+  CU_add_test(s, "top-k ties go to the lower expert", test_ties);
+  CU_add_test(s, "expert with no rows, with all rows, capacity overflow", test_empty_full_capacity);
+  CU_add_test(s, "choice-major capacity with k=2", test_capacity_choice_major);
+  CU_add_test(s, "importance dropping with a tie", test_importance_drop);
+}
