@@ -324,11 +324,6 @@ static bool bind_inputs(ir_ctx *cx, const mixc_options *o, int nshapes, const ap
   return dynamic;
 }
 
-static int count_dynamic(const ir_graph *g) {
-  int n = 0;
-  for (int i = 0; i < g->nvalues; i++) n += !ir_type_static(&g->values[i]->type);
-  return n;
-}
 
 /* ---- the pipeline ---------------------------------------------------------------------- */
 mixc_status api_compile(const char *path, const void *data, size_t size, const api_compile_opts *co,
@@ -361,25 +356,14 @@ mixc_status api_compile(const char *path, const void *data, size_t size, const a
   ir_ctx cx = {g, d, ir_arena_new()};
   if (!g || d->nerrors) goto out;
 
+  /* Binding symbolic dims re-infers and runs the pipeline; otherwise run it. */
   be_binding *b;
   int nb;
-  if (bind_inputs(&cx, o, co->nshapes, co->shapes, &b, &nb)) {
-    if (d->nerrors || !be_bind_shapes(&cx, nb, b) || d->nerrors) goto out;
-  } else if (d->nerrors) {
-    goto out;
-  }
+  bool bound = bind_inputs(&cx, o, co->nshapes, co->shapes, &b, &nb);
   pass_options po = {0};
-  if (!pass_run_pipeline(&cx, &po) || d->nerrors) goto out;
-  /* Workaround: shape inference runs before folding, so a shape computed by
-   * a Shape -> Concat -> Reshape chain becomes static only after another
-   * round of inference. Re-infer and re-run the pipeline until every shape is
-   * static or nothing changes. (Belongs in be_bind_shapes / the fold pass.) */
-  for (int round = 0, left = count_dynamic(cx.g); left && round < 4; round++) {
-    if (!be_bind_shapes(&cx, 0, NULL) || d->nerrors) goto out;
-    int now = count_dynamic(cx.g);
-    if (now >= left) break;
-    left = now;
-  }
+  if (d->nerrors) goto out;
+  if (bound ? !be_bind_shapes(&cx, nb, b) : !pass_run_pipeline(&cx, &po)) goto out;
+  if (d->nerrors) goto out;
   be_program *p = be_lower(&cx);
   if (!p || d->nerrors) {
     be_program_free(p);

@@ -33,7 +33,7 @@ find_program(MIXC_LLVM_LINK NAMES llvm-link-19 llvm-link PATHS ${MIXC_LLVM_BINDI
 file(GLOB MIXC_BC_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/runtime/kernels/*.c)
 file(GLOB MIXC_BC_HDR CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/runtime/kernels/*.h
      ${CMAKE_SOURCE_DIR}/runtime/kernels/*.def ${CMAKE_SOURCE_DIR}/runtime/*.h)
-set(MIXC_BC_FLAGS -std=gnu11 -O2 -DNDEBUG -fPIC -fno-vectorize -fno-slp-vectorize -fno-unroll-loops
+set(MIXC_BC_FLAGS -std=gnu11 -O2 -DNDEBUG -DMIXC_KERNEL_BITCODE -fPIC -fno-vectorize -fno-slp-vectorize -fno-unroll-loops
     -ffp-contract=off -fno-stack-protector -Wall -Wno-unused-parameter
     -I${CMAKE_SOURCE_DIR} -I${CMAKE_SOURCE_DIR}/runtime -I${CMAKE_SOURCE_DIR}/runtime/kernels)
 set(MIXC_BC_DIR ${CMAKE_BINARY_DIR}/kernels_bc)

@@ -1140,6 +1140,124 @@ static void dprod_add(dprod *q, ir_dim d) {
   else q->unknown++;
 }
 
+
+/* ---- symbolic shape values ------------------------------------------------------
+ * A non-constant integer vector whose elements are known symbolically (see
+ * ir_value.symval). elems() reads an input's elements from its constant or its
+ * symval; symval_update() derives the output's symval for the ops PyTorch uses
+ * to build shapes. Elements: sym != NULL is a symbolic dim, else the integer v. */
+enum { SYMVAL_MAX = MAXR };
+
+static int elems(const ir_value *v, ir_dim *out) {
+  if (!v) return -1;
+  if (v->konst) {
+    if (v->konst->numel > SYMVAL_MAX || v->konst->rank > 1 || !ir_dtype_is_int(v->konst->dtype))
+      return -1;
+    for (int64_t i = 0; i < v->konst->numel; i++)
+      out[i] = (ir_dim){ir_tensor_get_i(v->konst, i), NULL};
+    return (int)v->konst->numel;
+  }
+  if (!v->symval) return -1;
+  memcpy(out, v->symval, sizeof(ir_dim) * (size_t)v->nsymval);
+  return v->nsymval;
+}
+
+static void symval_set(ir_ctx *cx, ir_value *v, int n, const ir_dim *e) {
+  v->nsymval = 0;
+  v->symval = NULL;
+  if (n < 0 || n > SYMVAL_MAX || v->konst) return;
+  bool any_sym = false;
+  for (int i = 0; i < n; i++) any_sym |= e[i].sym != NULL;
+  if (!any_sym) return; /* all integers: fold makes it a constant instead */
+  v->symval = ir_alloc(cx->g->arena, sizeof(ir_dim) * (size_t)(n ? n : 1));
+  memcpy(v->symval, e, sizeof(ir_dim) * (size_t)n);
+  v->nsymval = n;
+}
+
+static void symval_update(ir_ctx *cx, ir_node *n) {
+  ir_value *y = n->nout > 0 ? n->out[0] : NULL;
+  if (!y || !ir_dtype_is_int(y->type.dtype) || y->type.rank > 1) return;
+  ir_dim e[SYMVAL_MAX], a[SYMVAL_MAX];
+  int k = -1;
+  switch (n->op) {
+  case IR_OP_Shape: {
+    const ir_type *t = &n->in[0]->type;
+    if (t->rank < 0) break;
+    int64_t r = t->rank, st = attr_int(cx, n, "start", 0), en = attr_int(cx, n, "end", r);
+    if (st < 0) st += r;
+    if (en < 0) en += r;
+    st = st < 0 ? 0 : st > r ? r : st;
+    en = en < st ? st : en > r ? r : en;
+    k = 0;
+    for (int64_t i = st; i < en && k >= 0; i++) {
+      if (t->dims[i].sym) e[k++] = (ir_dim){-1, t->dims[i].sym};
+      else if (t->dims[i].v >= 0) e[k++] = (ir_dim){t->dims[i].v, NULL};
+      else k = -1; /* an unknown dim: nothing to say */
+    }
+    break;
+  }
+  case IR_OP_Identity: case IR_OP_Squeeze: case IR_OP_Unsqueeze: case IR_OP_Reshape:
+  case IR_OP_Flatten: case IR_OP_Cast:
+    k = elems(n->in[0], e);
+    break;
+  case IR_OP_Concat:
+    k = 0;
+    for (int i = 0; i < n->nin && k >= 0; i++) {
+      int m = elems(n->in[i], a);
+      if (m < 0 || k + m > SYMVAL_MAX) k = -1;
+      else memcpy(e + k, a, sizeof(ir_dim) * (size_t)m), k += m;
+    }
+    break;
+  case IR_OP_Gather: {
+    int m = elems(n->in[0], a);
+    const ir_tensor *ix = n->in[1] ? n->in[1]->konst : NULL;
+    if (m < 0 || !ix || ix->numel > SYMVAL_MAX || n->in[0]->type.rank != 1) break;
+    k = 0;
+    for (int64_t i = 0; i < ix->numel && k >= 0; i++) {
+      int64_t j = ir_tensor_get_i(ix, i);
+      if (j < 0) j += m;
+      if (j < 0 || j >= m) k = -1;
+      else e[k++] = a[j];
+    }
+    break;
+  }
+  case IR_OP_Slice: {
+    int m = elems(n->in[0], a);
+    int64_t st[1], en[1], ax[1] = {0}, sp[1] = {1};
+    int c1, c2, c3 = 1, c4 = 1;
+    if (m < 0 || n->opset < 10 || n->nin < 3) break;
+    if (in_ints(cx, n, 1, st, 1, &c1) != SRC_CONST || in_ints(cx, n, 2, en, 1, &c2) != SRC_CONST ||
+        c1 != 1 || c2 != 1)
+      break;
+    if (n->nin > 3 && n->in[3] && (in_ints(cx, n, 3, ax, 1, &c3) != SRC_CONST || c3 != 1)) break;
+    if (n->nin > 4 && n->in[4] && (in_ints(cx, n, 4, sp, 1, &c4) != SRC_CONST || c4 != 1)) break;
+    if (sp[0] != 1 || (ax[0] != 0 && ax[0] != -1)) break;
+    int64_t b = st[0] < 0 ? st[0] + m : st[0], z = en[0] < 0 ? en[0] + m : en[0];
+    b = b < 0 ? 0 : b > m ? m : b;
+    z = z < b ? b : z > m ? m : z;
+    k = 0;
+    for (int64_t i = b; i < z; i++) e[k++] = a[i];
+    break;
+  }
+  default: break;
+  }
+  symval_set(cx, y, k, e);
+}
+
+/* A shape-like input as dims: static values from a constant, or symbolic
+ * ones from a symval (an element -1 or 0 stays an integer for the caller). */
+static bool in_symdims(const ir_node *n, int i, int64_t *vals, bool *is_sym, ir_dim *syms, int *cnt) {
+  if (i >= n->nin || !n->in[i] || n->in[i]->konst || !n->in[i]->symval) return false;
+  const ir_value *v = n->in[i];
+  for (int j = 0; j < v->nsymval; j++) {
+    is_sym[j] = v->symval[j].sym != NULL;
+    syms[j] = v->symval[j];
+    vals[j] = is_sym[j] ? 1 : v->symval[j].v;
+  }
+  *cnt = v->nsymval;
+  return true;
+}
+
 bool infer_reshape(ir_ctx *cx, ir_node *n) {
   const ir_type *x = ity(n, 0);
   int64_t sh[MAXR];
@@ -1150,8 +1268,9 @@ bool infer_reshape(ir_ctx *cx, ir_node *n) {
     ir_error_in(cx->d, n, 1, "Reshape shape must be a 1-D tensor, got a scalar");
     return false;
   }
-  ir_dim d[MAXR];
-  if (s == SRC_DYN) {
+  ir_dim d[MAXR], syms[MAXR];
+  bool is_sym[MAXR] = {false};
+  if (s == SRC_DYN && !in_symdims(n, 1, sh, is_sym, syms, &c)) {
     if (c < 0) return set_out_unknown(cx, n, 0, x->dtype);
     for (int i = 0; i < c; i++) d[i] = DUNK;
     return set_out(cx, n, 0, x->dtype, c, d);
@@ -1160,7 +1279,9 @@ bool infer_reshape(ir_ctx *cx, ir_node *n) {
   int neg = -1;
   bool has_zero = false;
   for (int i = 0; i < c; i++) {
-    if (sh[i] == -1) {
+    if (is_sym[i]) {
+      d[i] = syms[i];
+    } else if (sh[i] == -1) {
       if (neg >= 0) {
         ir_error_in(cx->d, n, 1, "Reshape shape %s has more than one -1", ints_str(cx, c, sh));
         return false;
@@ -1747,9 +1868,11 @@ bool infer_expand(ir_ctx *cx, ir_node *n) {
   if (s == SRC_ERR) return false;
   if (x->rank < 0 || c < 0) return set_out_unknown(cx, n, 0, x->dtype);
   ir_dim sd[MAXR], d[MAXR];
+  bool is_sym[MAXR] = {false};
   int r;
-  if (s == SRC_CONST) {
+  if (s == SRC_CONST || (s == SRC_DYN && in_symdims(n, 1, sh, is_sym, sd, &c))) {
     for (int i = 0; i < c; i++) {
+      if (is_sym[i]) continue;
       if (sh[i] < 0) {
         ir_error_in(cx->d, n, 1, "Expand shape %s has a negative value", ints_str(cx, c, sh));
         return false;
@@ -1920,13 +2043,14 @@ bool infer_constant_of_shape(ir_ctx *cx, ir_node *n) {
   int s = in_ints(cx, n, 0, sh, MAXR, &c);
   if (s == SRC_ERR) return false;
   if (s == SRC_DYN && c < 0) return set_out_unknown(cx, n, 0, dt);
-  ir_dim d[MAXR];
+  ir_dim d[MAXR], syms[MAXR];
+  bool is_sym[MAXR] = {false}, known = s == SRC_CONST || in_symdims(n, 0, sh, is_sym, syms, &c);
   for (int i = 0; i < c; i++) {
-    if (s == SRC_CONST && sh[i] < 0) {
+    if (known && !is_sym[i] && sh[i] < 0) {
       ir_error_in(cx->d, n, 0, "ConstantOfShape shape %s has a negative value", ints_str(cx, c, sh));
       return false;
     }
-    d[i] = s == SRC_CONST ? dstat(sh[i]) : DUNK;
+    d[i] = !known ? DUNK : is_sym[i] ? syms[i] : dstat(sh[i]);
   }
   return set_out(cx, n, 0, dt, c, d);
 }
@@ -2236,7 +2360,9 @@ static bool infer_node(ir_ctx *cx, ir_node *n, ir_node *const *failed, int nfail
   }
   if (!ok) return false;
   if (!oi->infer) MIXC_BUG("op %s has no shape function", OPN(n));
-  return oi->infer(cx, n);
+  if (!oi->infer(cx, n)) return false;
+  symval_update(cx, n);
+  return true;
 }
 
 bool ir_infer_node(ir_ctx *cx, ir_node *n) { return infer_node(cx, n, NULL, 0); }

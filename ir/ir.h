@@ -186,6 +186,13 @@ typedef struct ir_value {
   ir_tensor *konst;       /* non-NULL: the value is this constant */
   bool is_input;          /* a graph input (runtime-provided) */
   int id;                 /* scratch for passes and printers */
+  /* Symbolic contents of a small integer shape tensor that is not a constant
+   * (Shape of a value with symbolic dims, and the Gather/Concat/Unsqueeze/...
+   * chains PyTorch builds from it): element i is the symbol symval[i].sym, or
+   * the integer symval[i].v when sym is NULL. Derived by shape inference, so
+   * that Reshape(x, [batch, -1]) gets the type f32[batch,32]; never printed. */
+  int nsymval;
+  ir_dim *symval;
 } ir_value;
 
 typedef struct ir_node {

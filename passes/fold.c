@@ -5,7 +5,8 @@
  * Types are re-inferred as constants appear, so a Reshape whose shape folded
  * gets its exact output type.
  *
- * Requires: topological order, types inferred. Establishes: no foldable node
+ * Requires: topological order, types inferred. Establishes: every type
+ * re-inferred in order (so refinements propagate in one pass); no foldable node
  * whose result is at most FOLD_MAX_BYTES; folded values keep their names and
  * become constants (listed in g->inits). Dead producers are left for dce. */
 #include "pass.h"
@@ -58,9 +59,9 @@ bool pass_fold(ir_ctx *cx) {
   bool changed = false;
   for (int i = 0; i < g->nnodes; i++) {
     ir_node *n = g->nodes[i];
-    bool const_in = false;
-    for (int j = 0; j < n->nin; j++) const_in |= n->in[j] && n->in[j]->konst;
-    if (const_in && !ir_infer_node(cx, n)) continue; /* new constants: refine types */
+    /* Constants folded upstream refine this node's type (a Reshape whose shape
+     * just folded), and refined types flow on to every consumer: re-infer all. */
+    if (!ir_infer_node(cx, n)) continue;
     changed |= try_fold(cx, n);
   }
   if (changed) ir_graph_compact(g);

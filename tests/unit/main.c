@@ -8,6 +8,7 @@ void infer_suite_register(void);
 void mir_suite_register(void);
 void passes_suite_register(void);
 void jit_suite_register(void);
+void runtime_suite_register(void);
 void kernels_data_suite_register(void);
 void moe_suite_register(void);
 
@@ -19,6 +20,7 @@ int main(void) {
   mir_suite_register();
   passes_suite_register();
   jit_suite_register();
+  runtime_suite_register();
   kernels_data_suite_register();
   moe_suite_register();
   CU_basic_set_mode(CU_BRM_NORMAL);
