@@ -13,7 +13,7 @@
 
 #include "passes/pass.h"
 
-_Static_assert(IR_OP_COUNT == 118, "a new op needs a case in lower_node()");
+_Static_assert(IR_OP_COUNT == 119, "a new op needs a case in lower_node()");
 
 static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   switch (n->op) {
@@ -67,6 +67,7 @@ static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   case IR_OP_OneHot: return lower_onehot(lc, n, c);
   case IR_OP_MsMoE: return lower_ms_moe(lc, n, c);
   case IR_OP_MixcMoe: return lower_mixc_moe(lc, n, c);
+  case IR_OP_MixcSoftMoe: return lower_mixc_soft_moe(lc, n, c);
   case IR_OP_Constant: MIXC_BUG("Constant nodes are constants after import");
   case IR_OP_NonZero:
     ir_error(lc->cx->d, n, "NonZero has a data-dependent output shape; outside a recognized "

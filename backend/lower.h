@@ -56,5 +56,6 @@ bool lower_ms_moe(lower_ctx *lc, const ir_node *n, be_call *call);
 
 /* mixc.moe: lower_moe.c */
 bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call);
+bool lower_mixc_soft_moe(lower_ctx *lc, const ir_node *n, be_call *call);
 
 #endif

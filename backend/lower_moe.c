@@ -3,6 +3,10 @@
  * operands map one to one onto the kernel's bufs: x, W_g, router bias|NULL,
  * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
  *
+ * With granularity "image", x may be (B,S,d): the kernel sees rows = B*S and
+ * group = S. mixc.soft_moe lowers to mixc_k_moe_soft_f32 (moe_soft.c) the same
+ * way: x, phi, fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
+ *
  * Requires: static shapes (be_lower); the scratch output sized by
  * ir/infer_moe.c with the formula the kernel uses. */
 #include <math.h>
@@ -10,6 +14,7 @@
 
 #include "lower.h"
 #include "runtime/kernels/moe.h"
+#include "runtime/kernels/moe_soft.h"
 
 static int act_code(const char *s) {
   static const char *names[] = {"gelu_erf", "gelu_tanh", "relu", "silu", "identity"};
@@ -26,8 +31,8 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
   }
   mixc_moe_fused_params p;
   memset(&p, 0, sizeof p);
-  p.rows = x->type.dims[0].v;
-  p.d = x->type.dims[1].v;
+  p.d = x->type.dims[x->type.rank - 1].v;
+  p.rows = ir_type_numel(&x->type) / (p.d ? p.d : 1);
   p.E = wg->type.dims[1].v;
   p.h = w1->type.dims[2].v;
   p.k = ir_attr_int(n, "k", 1);
@@ -40,8 +45,12 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
   }
   p.normalize = (int32_t)ir_attr_int(n, "normalize", 0);
   const char *gran = ir_attr_str(n, "granularity", "row");
-  if (strcmp(gran, "row")) {
-    ir_error(lc->cx->d, n, "mixc.moe granularity '%s' is not supported yet (only \"row\")", gran);
+  p.group = ir_attr_int(n, "group", 1);
+  bool image = !strcmp(gran, "image");
+  if ((strcmp(gran, "row") && !image) || p.group < 1 || (!image && p.group != 1) ||
+      p.rows % p.group) {
+    ir_error(lc->cx->d, n, "mixc.moe granularity '%s' with group %lld is not supported (\"row\", "
+             "or \"image\" with a group dividing the rows)", gran, (long long)p.group);
     return false;
   }
   double frac = ir_attr_float(n, "drop_fraction", 0.0f);
@@ -58,9 +67,39 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
              (long long)p.cap, (long long)p.k, (long long)p.rows);
     return false;
   }
-  int64_t need = mixc_moe_scratch_bytes(p.rows, p.d, p.h, p.E, p.k);
+  int64_t need = mixc_moe_scratch_bytes(p.rows / p.group, p.d, p.h, p.E, p.k);
   if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
     MIXC_BUG("mixc.moe scratch is not %lld bytes", (long long)need);
   lower_set_params(lc, call, "mixc_k_moe_f32", &p, sizeof p);
+  return true;
+}
+
+bool lower_mixc_soft_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
+  const ir_value *x = n->in[0], *phi = n->in[1], *w1 = n->in[2];
+  if (x->type.dtype != IR_F32) {
+    ir_error(lc->cx->d, n, "mixc.soft_moe supports f32 only");
+    return false;
+  }
+  mixc_moe_soft_params p;
+  memset(&p, 0, sizeof p);
+  p.B = x->type.dims[0].v;
+  p.m = x->type.dims[1].v;
+  p.d = x->type.dims[2].v;
+  p.n = w1->type.dims[0].v;
+  p.h = w1->type.dims[2].v;
+  p.p = ir_attr_int(n, "slots_per_expert", 1);
+  p.eps = ir_attr_float(n, "epsilon", 0.0f);
+  const char *act = ir_attr_str(n, "activation", "gelu_erf");
+  p.act = act_code(act);
+  if (p.act < 0) {
+    ir_error(lc->cx->d, n, "mixc.soft_moe activation '%s' is not one of gelu_erf, gelu_tanh, "
+             "relu, silu, identity", act);
+    return false;
+  }
+  if (p.n * p.p != phi->type.dims[1].v) MIXC_BUG("mixc.soft_moe slots do not fit phi");
+  int64_t need = mixc_moe_soft_scratch_bytes(p.m, p.d, p.n * p.p, p.h);
+  if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
+    MIXC_BUG("mixc.soft_moe scratch is not %lld bytes", (long long)need);
+  lower_set_params(lc, call, "mixc_k_moe_soft_f32", &p, sizeof p);
   return true;
 }

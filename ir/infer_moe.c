@@ -9,12 +9,21 @@
  * (runtime/kernels/moe.h, shared with the kernel); unknown while rows is not
  * static (it becomes static when the backend binds the symbolic dims).
  *
+ * With granularity "image", x may be (B,S,d) (y then has that shape) and the
+ * routing arrays of the scratch are per group of `group` rows.
+ *
+ * mixc.soft_moe (passes/raise_soft_moe.c, runtime/kernels/moe_soft.c): x
+ * (B,m,d) f32, phi (d,S), fc1 (n,d,h), fc1 bias (n,h)|_, fc2 (n,h,d), fc2 bias
+ * (n,d)|_ with S = n * slots_per_expert; y (B,m,d) and scratch u8[B'] with
+ * B' = mixc_moe_soft_scratch_bytes(m,d,S,h).
+ *
  * Requires: ir_infer_node's checks (arity, present inputs typed). */
 #include <stdio.h>
 #include <string.h>
 
 #include "infer.h"
 #include "runtime/kernels/moe.h"
+#include "runtime/kernels/moe_soft.h"
 
 static bool dim_is(ir_dim a, ir_dim b) {
   if (!ir_dim_static(a) || !ir_dim_static(b)) return true; /* cannot tell: accept */
@@ -63,6 +72,10 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
       return false;
     }
   const ir_type *x = in_type(n, 0);
+  if (x->rank != 2 && x->rank != 3) {
+    ir_error_in(cx->d, n, 0, "mixc.moe x must be (rows, d) or (B, S, d)");
+    return false;
+  }
   if (x->dtype != IR_F32) {
     ir_error_in(cx->d, n, 0, "mixc.moe supports f32 only, got %s", ir_dtype_name(x->dtype));
     return false;
@@ -74,12 +87,26 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
       ir_error_in(cx->d, n, i, "mixc.moe %s must be %s like x", nm[i], ir_dtype_name(x->dtype));
       return false;
     }
-    if (t->rank != rank[i]) {
+    if (i > 0 && t->rank != rank[i]) {
       ir_error_in(cx->d, n, i, "mixc.moe %s must have rank %d", nm[i], rank[i]);
       return false;
     }
   }
-  ir_dim rows = x->dims[0], d = x->dims[1], E = in_type(n, 1)->dims[1];
+  /* rows: all dims of x but the last */
+  ir_dim rows = x->dims[0], d = x->dims[x->rank - 1], E = in_type(n, 1)->dims[1];
+  if (x->rank == 3)
+    rows = ir_dim_static(x->dims[0]) && ir_dim_static(x->dims[1])
+               ? (ir_dim){x->dims[0].v * x->dims[1].v, NULL}
+               : (ir_dim){-1, NULL};
+  int64_t group = ir_attr_int(n, "group", 1);
+  bool image = !strcmp(ir_attr_str(n, "granularity", "row"), "image");
+  if (group < 1 || (!image && group != 1) ||
+      (ir_dim_static(rows) && rows.v % group) ||
+      (image && x->rank == 3 && ir_dim_static(x->dims[1]) && x->dims[1].v != group)) {
+    ir_error(cx->d, n, "mixc.moe group %lld does not fit granularity \"%s\" and x", (long long)group,
+             image ? "image" : "row");
+    return false;
+  }
   ir_dim h = in_type(n, 3)->dims[2];
   /* every operand's dims against (rows, d, h, E) */
   ir_dim want[7][3] = {{rows, d}, {d, E}, {E}, {E, d, h}, {E, h}, {E, h, d}, {E, d}};
@@ -98,10 +125,52 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
     ir_error(cx->d, n, "mixc.moe k=%lld must be in 1..%lld", (long long)k, (long long)E.v);
     return false;
   }
-  ir_dim ydims[2] = {rows, d};
-  if (!set_type(cx, n, 0, x->dtype, 2, ydims)) return false;
+  if (!set_type(cx, n, 0, x->dtype, x->rank, x->dims)) return false;
   ir_dim sb = {-1, NULL};
   if (ir_dim_static(rows) && ir_dim_static(d) && ir_dim_static(h) && ir_dim_static(E))
-    sb.v = mixc_moe_scratch_bytes(rows.v, d.v, h.v, E.v, k);
+    sb.v = mixc_moe_scratch_bytes(rows.v / group, d.v, h.v, E.v, k);
+  return set_type(cx, n, 1, IR_U8, 1, &sb);
+}
+
+bool infer_mixc_soft_moe(ir_ctx *cx, ir_node *n) {
+  static const char *nm[] = {"x", "phi", "fc1", "fc1 bias", "fc2", "fc2 bias"};
+  static const int rank[] = {3, 2, 3, 2, 3, 2};
+  for (int i = 0; i <= 4; i += 2)
+    if (!in_type(n, i)) {
+      ir_error_in(cx->d, n, i, "mixc.soft_moe needs input %d (%s)", i, nm[i]);
+      return false;
+    }
+  for (int i = 0; i < n->nin && i < 6; i++) {
+    const ir_type *t = in_type(n, i);
+    if (!t) continue;
+    if (t->dtype != IR_F32 || t->rank != rank[i]) {
+      ir_error_in(cx->d, n, i, "mixc.soft_moe %s must be f32 of rank %d", nm[i], rank[i]);
+      return false;
+    }
+  }
+  const ir_type *x = in_type(n, 0);
+  ir_dim m = x->dims[1], d = x->dims[2], S = in_type(n, 1)->dims[1];
+  ir_dim E = in_type(n, 2)->dims[0], h = in_type(n, 2)->dims[2];
+  int64_t P = ir_attr_int(n, "slots_per_expert", 0);
+  if (P < 1 || (ir_dim_static(E) && ir_dim_static(S) && E.v * P != S.v)) {
+    ir_error(cx->d, n, "mixc.soft_moe: %lld slots per expert do not fit the slots of phi",
+             (long long)P);
+    return false;
+  }
+  ir_dim want[6][3] = {{x->dims[0], m, d}, {d, S}, {E, d, h}, {E, h}, {E, h, d}, {E, d}};
+  for (int i = 1; i < n->nin && i < 6; i++) {
+    const ir_type *t = in_type(n, i);
+    if (!t) continue;
+    for (int k = 0; k < rank[i]; k++)
+      if (!dim_is(t->dims[k], want[i][k])) {
+        ir_error_in(cx->d, n, i, "mixc.soft_moe %s dim %d is %lld, expected %lld", nm[i], k,
+                    (long long)t->dims[k].v, (long long)want[i][k].v);
+        return false;
+      }
+  }
+  if (!set_type(cx, n, 0, x->dtype, 3, x->dims)) return false;
+  ir_dim sb = {-1, NULL};
+  if (ir_dim_static(m) && ir_dim_static(d) && ir_dim_static(h) && ir_dim_static(S))
+    sb.v = mixc_moe_soft_scratch_bytes(m.v, d.v, S.v, h.v);
   return set_type(cx, n, 1, IR_U8, 1, &sb);
 }

@@ -11,7 +11,8 @@
 const pass_info pass_pipeline[] = {
     {"canonicalize", "remove Identity and inference-mode Dropout", pass_canonicalize},
     {"fold", "fold constants and shape subgraphs (Shape, Gather, Concat, Reshape...)", pass_fold},
-    {"raise-moe", "fuse routed MoE layers (loop, masked, one-hot exports) into mixc.moe", pass_raise_moe},
+    {"raise-moe", "fuse routed MoE layers (loop, masked, one-hot, per-image exports) into mixc.moe", pass_raise_moe},
+    {"raise-soft-moe", "fuse Soft MoE layers into mixc.soft_moe", pass_raise_soft_moe},
     {"dce", "remove nodes and constants whose results are never used", pass_dce},
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof *pass_pipeline);

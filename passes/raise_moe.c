@@ -1,6 +1,6 @@
 /* raise_moe.c - the raise-moe pass: recognizes a routed MoE layer, as the
- * PyTorch exporter writes it in the loop, masked or one-hot styles (MODELS.md
- * "How these models arrive as ONNX"), and replaces the whole subgraph by one
+ * PyTorch exporter writes it in the loop, masked, one-hot (with capacity) or
+ * per-image styles (MODELS.md "How these models arrive as ONNX"), and replaces the whole subgraph by one
  * mixc.moe node whose result is exactly the subgraph's (semantics in
  * runtime/kernels/moe.c). This is what lets the data-dependent shapes of the
  * loop style (NonZero) compile: they disappear inside the fused op.
@@ -82,6 +82,79 @@ bool moe_axes_are(const ir_node *n, int rank, int64_t want) {
   return na == 1 && ir_norm_axis(ax[0], rank) == want;
 }
 
+bool moe_axes_list(const ir_node *n, int rank, const int64_t *want, int nw) {
+  int64_t ax[8];
+  int na = 0;
+  if (n->nin > 1 && n->in[1]) {
+    if (!ir_const_ints(n->in[1], ax, 8, &na)) return false;
+  } else {
+    const ir_attr *a = ir_attr_find(n, "axes");
+    if (!a || a->kind != IR_ATTR_INTS || a->n > 8) return false;
+    na = a->n;
+    for (int i = 0; i < na; i++) ax[i] = a->ints[i];
+  }
+  if (na != nw) return false;
+  for (int i = 0; i < na; i++)
+    if (ir_norm_axis(ax[i], rank) != want[i]) return false;
+  return true;
+}
+
+bool moe_einsum_is(const ir_node *n, const char *eq) {
+  if (!n || n->op != IR_OP_Einsum) return false;
+  const char *s = ir_attr_str(n, "equation", "");
+  char map[128] = {0}, inv[128] = {0};
+  for (;;) {
+    while (*s == ' ') s++;
+    while (*eq == ' ') eq++;
+    if (!*s || !*eq) return !*s && !*eq;
+    unsigned char a = (unsigned char)*s++, b = (unsigned char)*eq++;
+    if (a >= 128 || b >= 128) return false;
+    bool la = (a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z');
+    bool lb = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+    if (la != lb) return false;
+    if (!la) {
+      if (a != b) return false;
+      continue;
+    }
+    if (!map[b] && !inv[a]) map[b] = (char)a, inv[a] = (char)b;
+    if (map[b] != (char)a || inv[a] != (char)b) return false;
+  }
+}
+
+bool moe_reshape_is(const ir_node *n, int rank, const int64_t *dims) {
+  if (!n || n->op != IR_OP_Reshape || n->nin < 2) return false;
+  int64_t sh[8], numel = 1;
+  int ns = 0, neg = 0;
+  if (rank > 8 || !ir_const_ints(n->in[1], sh, 8, &ns) || ns != rank) return false;
+  const ir_type *it = &n->in[0]->type;
+  for (int i = 0; i < rank; i++) numel *= dims[i];
+  for (int i = 0; i < rank; i++) {
+    if (sh[i] == dims[i]) continue;
+    if (sh[i] == 0 && !ir_attr_int(n, "allowzero", 0) && i < it->rank && ir_dim_static(it->dims[i]) &&
+        it->dims[i].v == dims[i])
+      continue;
+    if (sh[i] == -1 && !neg++) continue;
+    return false;
+  }
+  if (!neg) return true;
+  /* one -1: the input's element count must make it dims[i] */
+  return ir_type_static(it) && ir_type_numel(it) == numel;
+}
+
+bool moe_perm_is(const ir_node *n, int rank, const int64_t *perm) {
+  if (!n || n->op != IR_OP_Transpose) return false;
+  const ir_attr *a = ir_attr_find(n, "perm");
+  if (!a) { /* default: reversed */
+    for (int i = 0; i < rank; i++)
+      if (perm[i] != rank - 1 - i) return false;
+    return n->in[0]->type.rank == rank;
+  }
+  if (a->kind != IR_ATTR_INTS || a->n != rank) return false;
+  for (int i = 0; i < rank; i++)
+    if (a->ints[i] != perm[i]) return false;
+  return true;
+}
+
 bool moe_static_dims(const ir_value *v, int rank, const int64_t *dims) {
   if (!v || v->type.rank != rank) return false;
   for (int i = 0; i < rank; i++)
@@ -122,6 +195,32 @@ bool moe_match_router(moe_match *m, ir_node *t) {
   ir_value *lg = s->in[0];
   ir_node *add = moe_def(lg, IR_OP_Add), *mm = moe_def(lg, IR_OP_MatMul);
   ir_value *bg = NULL;
+  ir_node *gemm = moe_def(lg, IR_OP_Gemm);
+  if (gemm) { /* Linear with bias: Gemm(x, W (E,d), b (E), transB=1), or W (d,E) */
+    bool tb = ir_attr_int(gemm, "transB", 0) != 0;
+    if (ir_attr_float(gemm, "alpha", 1.0f) != 1.0f || ir_attr_float(gemm, "beta", 1.0f) != 1.0f ||
+        ir_attr_int(gemm, "transA", 0) != 0)
+      return moe_fail(m, gemm, "router Gemm has alpha, beta or transA");
+    ir_value *w = gemm->in[1];
+    if (!const_f32(w, 2) || w->konst->dims[tb ? 0 : 1] != E)
+      return moe_fail(m, gemm, "router weight is not a constant with %lld experts", (long long)E);
+    if (gemm->nin > 2 && gemm->in[2]) {
+      if (!const_f32(gemm->in[2], 1) || gemm->in[2]->konst->numel != E)
+        return moe_fail(m, gemm, "router bias is not a constant (E)");
+      bg = gemm->in[2];
+    }
+    int64_t d = w->konst->dims[tb ? 1 : 0];
+    ir_value *x = gemm->in[0];
+    int64_t xd[2] = {rows, d};
+    if (!moe_static_dims(x, 2, xd) || x->type.dtype != IR_F32)
+      return moe_fail(m, gemm, "routed rows must be static f32 (%lld, %lld)", (long long)rows, (long long)d);
+    m->topk = t, m->softmax = s, m->x = x, m->wg = w, m->bg = bg, m->wg_trans = tb;
+    m->rows = rows, m->d = d, m->E = E, m->k = k;
+    moe_take(m, t);
+    moe_take(m, s);
+    moe_take(m, gemm);
+    return true;
+  }
   if (add) {
     int bi = const_f32(add->in[0], 1) ? 0 : const_f32(add->in[1], 1) ? 1 : -1;
     if (bi < 0 || add->in[bi]->konst->numel != E) return moe_fail(m, add, "router bias is not a constant (E)");
@@ -209,7 +308,7 @@ static bool is_half(const ir_value *v) {
 }
 
 /* act(pre) ending at v; sets *pre and *act ("identity" when v is not an activation). */
-static bool match_act(moe_match *m, ir_value *v, ir_value **pre, const char **act) {
+bool moe_match_act(moe_match *m, ir_value *v, ir_value **pre, const char **act) {
   ir_node *n = v->def;
   if (!n || v->konst) return moe_fail(m, NULL, "expert hidden value is a constant");
   if (n->op == IR_OP_Relu) {
@@ -272,7 +371,7 @@ bool moe_match_expert_mlp(moe_match *m, ir_value *out, ir_value *xin, int64_t e)
   ir_value *hv, *w2, *b2, *pre, *in, *w1, *b1;
   const char *act;
   if (!match_linear(m, out, &hv, &w2, &b2)) return false;
-  if (!match_act(m, hv, &pre, &act)) return false;
+  if (!moe_match_act(m, hv, &pre, &act)) return false;
   if (!match_linear(m, pre, &in, &w1, &b1)) return false;
   m->mlp_in = in;
   if (xin && in != xin) return moe_fail(m, pre->def, "expert %lld does not read the routed rows", (long long)e);
@@ -292,7 +391,7 @@ bool moe_match_expert_mlp(moe_match *m, ir_value *out, ir_value *xin, int64_t e)
 }
 
 /* ---- the whole set: nothing but the output escapes --------------------------- */
-static bool check_closed(moe_match *m) {
+bool moe_check_closed(moe_match *m) {
   ir_graph *g = m->cx->g;
   for (int i = 0; i < g->noutputs; i++) {
     ir_value *v = g->outputs[i];
@@ -336,6 +435,32 @@ static ir_value *stack(moe_match *m, const char *what, int part, int rank2) {
   return ir_const_new(g, ir_sprintf(g->arena, "%s.%s", base, what), t);
 }
 
+/* v's data as a new f32 constant of the given shape (same element count);
+ * transposed when `trans` (v is 2-D). */
+static ir_value *reshaped(moe_match *m, ir_value *v, const char *what, int rank, const int64_t *dims,
+                          bool trans) {
+  ir_graph *g = m->cx->g;
+  if (!v) return NULL;
+  if (!trans && v->konst->rank == rank) {
+    bool same = true;
+    for (int i = 0; i < rank; i++) same &= v->konst->dims[i] == dims[i];
+    if (same) return v;
+  }
+  ir_tensor *t = ir_tensor_new(g->arena, IR_F32, rank, dims);
+  if (t->numel != v->konst->numel) MIXC_BUG("MoE constant %s does not fit", what);
+  const float *src = v->konst->data;
+  float *dst = t->data;
+  if (trans) {
+    int64_t r = v->konst->dims[0], c = v->konst->dims[1];
+    for (int64_t i = 0; i < r; i++)
+      for (int64_t j = 0; j < c; j++) dst[j * r + i] = src[i * c + j];
+  } else {
+    memcpy(dst, src, sizeof(float) * (size_t)t->numel);
+  }
+  const char *base = m->topk->name && *m->topk->name ? m->topk->name : "moe";
+  return ir_const_new(g, ir_sprintf(g->arena, "%s.%s", base, what), t);
+}
+
 static void build(moe_match *m) {
   ir_graph *g = m->cx->g;
   if (!m->w1s) {
@@ -343,19 +468,30 @@ static void build(moe_match *m) {
     m->b1s = stack(m, "fc1_bias", 1, 1);
     m->w2s = stack(m, "fc2", 2, 2);
     m->b2s = stack(m, "fc2_bias", 3, 1);
+  } else { /* stacked biases as (E,1,h) from the one-hot export: (E,h) */
+    int64_t bd1[2] = {m->E, m->h}, bd2[2] = {m->E, m->d};
+    m->b1s = reshaped(m, m->b1s, "fc1_bias", 2, bd1, false);
+    m->b2s = reshaped(m, m->b2s, "fc2_bias", 2, bd2, false);
+  }
+  if (m->wg_trans) {
+    int64_t wd[2] = {m->d, m->E};
+    m->wg = reshaped(m, m->wg, "router", 2, wd, true);
   }
   ir_node *n = ir_node_new(g, IR_OP_MixcMoe, m->topk->name, 7, 2);
   n->index = m->topk->index;
   ir_value *ins[7] = {m->x, m->wg, m->bg, m->w1s, m->b1s, m->w2s, m->b2s};
   memcpy(n->in, ins, sizeof ins);
   ir_attr_add(g, n, "k", IR_ATTR_INT)->i = m->k;
-  ir_attr_add(g, n, "activation", IR_ATTR_STRING)->s = ir_strdup(g->arena, m->act);
-  n->attrs[1].slen = strlen(m->act);
+  ir_attr *a = ir_attr_add(g, n, "activation", IR_ATTR_STRING);
+  a->s = ir_strdup(g->arena, m->act);
+  a->slen = strlen(m->act);
   ir_attr_add(g, n, "normalize", IR_ATTR_INT)->i = 0;
   ir_attr_add(g, n, "drop_fraction", IR_ATTR_FLOAT)->f = (float)((double)m->ndrop / (double)m->rows);
   ir_attr_add(g, n, "capacity", IR_ATTR_INT)->i = m->capacity;
-  ir_attr_add(g, n, "granularity", IR_ATTR_STRING)->s = "row";
-  n->attrs[5].slen = 3;
+  a = ir_attr_add(g, n, "granularity", IR_ATTR_STRING);
+  a->s = m->group > 1 ? "image" : "row";
+  a->slen = strlen(a->s);
+  if (m->group > 1) ir_attr_add(g, n, "group", IR_ATTR_INT)->i = m->group;
   /* output 0 is the old output value, so its uses need no rewriting */
   ir_value *y = m->out;
   y->def = n;
@@ -372,7 +508,7 @@ static void build(moe_match *m) {
 /* ---- the driver --------------------------------------------------------------- */
 typedef bool (*combine_fn)(moe_match *m, ir_node *end);
 static const combine_fn styles[] = {moe_match_combine_loop, moe_match_combine_masked,
-                                    moe_match_combine_onehot};
+                                    moe_match_combine_onehot, moe_match_combine_image};
 
 static bool is_candidate(const ir_node *n) {
   return n->op == IR_OP_ScatterElements || n->op == IR_OP_Add || n->op == IR_OP_Sum ||
@@ -403,7 +539,7 @@ static bool raise_one(ir_ctx *cx, router_rec *recs, int nrecs) {
       m->stamp = ++stamp_counter;
       m->end = end;
       m->out = end->out[0];
-      bool ok = styles[s](m, end) && check_closed(m);
+      bool ok = styles[s](m, end) && moe_check_closed(m);
       if (ok && !recs) {
         build(m);
         return true;
@@ -429,7 +565,9 @@ bool pass_raise_moe(ir_ctx *cx) {
     changed = true;
     pass_dce(cx);
   }
-  (void)changed;
+  /* the fused outputs have static shapes where the export's did not (the
+   * one-hot capacity path): let them flow on to the consumers */
+  if (changed && !ir_infer_graph(cx)) return false;
   /* near misses: every TopK over a Softmax still here */
   int nrecs = 0;
   for (int i = 0; i < g->nnodes; i++)
@@ -449,7 +587,8 @@ bool pass_raise_moe(ir_ctx *cx) {
     else
       ir_warning(cx->d, recs[r].topk,
                  "this TopK over a Softmax looks like MoE routing, but no supported combine "
-                 "(ScatterElements-add loop, sum of gated experts, one-hot Einsum) uses it; "
+                 "(ScatterElements-add loop, sum of gated experts, one-hot Einsum, per-image "
+                 "gated sum) uses it; "
                  "it runs unfused");
   }
   return true;

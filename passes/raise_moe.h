@@ -1,7 +1,8 @@
 /* raise_moe.h - internal interface between the files of the raise-moe pass:
  * raise_moe.c (driver, router, importance dropping, expert MLPs, building the
  * fused node) and raise_moe_match.c (the combine patterns of each export
- * style). Not used outside passes/raise_moe*.c. */
+ * style). Also shared with raise_soft_moe.c (activations, constant helpers).
+ * Not used outside passes/raise_*moe*.c. */
 #ifndef MIXC_PASSES_RAISE_MOE_H
 #define MIXC_PASSES_RAISE_MOE_H
 
@@ -24,7 +25,9 @@ typedef struct moe_match {
   /* router */
   ir_node *topk, *softmax;
   ir_value *x, *wg, *bg;
+  bool wg_trans;                 /* wg is (E,d) (Gemm transB=1): transposed when built */
   int64_t rows, d, E, k;
+  int64_t group;                 /* 0|1: every row routed; S: per image (x is (B,S,d)) */
   /* importance dropping: keep mask value (f32[rows]), dropped count */
   ir_value *keep;
   int64_t ndrop;
@@ -52,9 +55,21 @@ bool moe_const_i(const ir_value *v, int64_t *i);         /* single-element integ
 bool moe_const_fill(const ir_value *v, double want);     /* float constant, every element == want */
 /* Axes of Unsqueeze/ReduceSum/ReduceMax (input 1 or attribute), normalized to `rank`. */
 bool moe_axes_are(const ir_node *n, int rank, int64_t want);
+/* The same for any number of axes: exactly want[0..nw) in that order. */
+bool moe_axes_list(const ir_node *n, int rank, const int64_t *want, int nw);
+/* Einsum n's equation equals `eq` up to renaming the letters and spaces. */
+bool moe_einsum_is(const ir_node *n, const char *eq);
+/* Reshape n (constant shape) gives exactly dims[0..rank). */
+bool moe_reshape_is(const ir_node *n, int rank, const int64_t *dims);
+/* Transpose n has perm[0..rank). */
+bool moe_perm_is(const ir_node *n, int rank, const int64_t *perm);
+/* act(pre) ending at v; act is "identity" when v is no known activation. */
+bool moe_match_act(moe_match *m, ir_value *v, ir_value **pre, const char **act);
 bool moe_static_dims(const ir_value *v, int rank, const int64_t *dims); /* dims[i] < 0: any */
 
 /* raise_moe.c */
+/* Nothing of the matched set but m->out is used outside it or is a graph output. */
+bool moe_check_closed(moe_match *m);
 bool moe_match_router(moe_match *m, ir_node *topk);
 bool moe_match_importance(moe_match *m, ir_value *keep);
 /* xin NULL: any input, left in m->mlp_in */
@@ -65,5 +80,6 @@ bool moe_match_expert_mlp(moe_match *m, ir_value *out, ir_value *xin, int64_t e)
 bool moe_match_combine_loop(moe_match *m, ir_node *end);
 bool moe_match_combine_masked(moe_match *m, ir_node *end);
 bool moe_match_combine_onehot(moe_match *m, ir_node *end);
+bool moe_match_combine_image(moe_match *m, ir_node *end);
 
 #endif

@@ -11,6 +11,7 @@
  *   masked: sum over e of Slice(gate, column e) * expert_e(x), with gate =
  *           ScatterElements(zeros(rows,E), topi, topv, axis 1) [* keep].
  *   onehot: GShard/V-MoE dispatch and combine Einsums with a capacity.
+ *   image:  per-image routing on the token mean, a gate broadcast over tokens.
  *
  * Requires: see raise_moe.c. Each function fills the match or fails with the
  * node and the reason. */
@@ -240,7 +241,7 @@ static bool match_masked_term(moe_match *m, ir_value *t) {
   int si = moe_def(mu->in[0], IR_OP_Slice) ? 0 : 1;
   ir_node *sl = moe_def(mu->in[si], IR_OP_Slice);
   if (!m->topk && !match_gate_matrix(m, sl->in[0])) return false;
-  int64_t e;
+  int64_t e = -1;
   if (!match_gate_column(m, mu->in[si], &e)) return false;
   moe_take(m, mu);
   return moe_match_expert_mlp(m, mu->in[1 - si], m->x, e);
@@ -279,7 +280,353 @@ bool moe_match_combine_masked(moe_match *m, ir_node *end) {
   return true;
 }
 
-/* ---- one-hot / einsum style (not yet) --------------------------------------------- */
+/* ---- one-hot / einsum style (GShard, V-MoE) ------------------------------------------
+ *   M0   = Cast(OneHot(topi, E, [0,1]), f32) [* Unsqueeze(Unsqueeze(keep, 1), 1|2)]  (N,k,E)
+ *   MR   = Reshape(Transpose(M0, [1,0,2]), [kN, E])                   choice-major
+ *   pos  = Sub(CumSum(MR, 0), 1)
+ *   M1   = MR * Cast(Less(pos, cap), f32)                             capacity drop
+ *   M3   = Unsqueeze(Cast(OneHot(Cast(ReduceSum(pos * M1, -1), i64), cap, [0,1]), f32), 1)
+ *          * Unsqueeze(M1, 2)                                         (kN,E,cap)
+ *   M4   = M3 * Unsqueeze(Unsqueeze(Reshape(Transpose(topv, [1,0]), [kN]), 1), 2)
+ *   disp = ReduceSum(Reshape(M3, [k,N,E,cap]), 0), comb likewise from M4
+ *   ye   = Einsum(ech,ehd->ecd, act(Einsum(ecd,edh->ech, Einsum(nec,nd->ecd, disp, x), W1) + b1), W2) + b2
+ *   y    = Einsum(nec,ecd->nd, comb, ye)
+ * which is mixc.moe with capacity = cap: an assignment's slot is its rank among
+ * the kept assignments of its expert in choice-major order, and slots >= cap
+ * are dropped (MODELS.md section 2, "Capacity"). */
+#define REQ(c, node, ...) \
+  do { \
+    if (!(c)) return moe_fail(m, (node), __VA_ARGS__); \
+  } while (0)
+
+static bool is_onehot01(const ir_node *oh, int64_t *depth) {
+  if (!oh || oh->op != IR_OP_OneHot || oh->nin < 3) return false;
+  if (ir_norm_axis(ir_attr_int(oh, "axis", -1), oh->in[0]->type.rank + 1) != oh->in[0]->type.rank)
+    return false;
+  const ir_value *vals = oh->in[2];
+  if (!vals->konst || vals->konst->numel != 2 || ir_tensor_get_f(vals->konst, 0) != 0 ||
+      ir_tensor_get_f(vals->konst, 1) != 1)
+    return false;
+  const ir_value *dv = oh->in[1];
+  if (!dv->konst || dv->konst->numel != 1) return false;
+  double dd = ir_tensor_get_f(dv->konst, 0);
+  *depth = (int64_t)dd;
+  return (double)*depth == dd && *depth > 0;
+}
+
+static ir_node *cast_to(const ir_value *v, int to) {
+  ir_node *c = moe_def(v, IR_OP_Cast);
+  return c && ir_attr_int(c, "to", 0) == to ? c : NULL;
+}
+
+/* Mul n with operands {a, b} in either order, a satisfying `is_a`: a goes to *pa */
+static bool mul_split(ir_node *n, ir_op aop, ir_value **pa, ir_value **pb) {
+  if (!n || n->op != IR_OP_Mul) return false;
+  for (int i = 0; i < 2; i++)
+    if (moe_def(n->in[i], aop)) {
+      *pa = n->in[i], *pb = n->in[1 - i];
+      return true;
+    }
+  return false;
+}
+
+/* Unsqueeze(Unsqueeze(v, a0), a1) or Unsqueeze(v, [a0, a1]) of a rank-r value; returns v */
+static ir_value *unsq2(moe_match *m, ir_value *u, int r, int64_t a0, int64_t a1) {
+  ir_node *u1 = moe_def(u, IR_OP_Unsqueeze);
+  if (!u1) return NULL;
+  int64_t both[2] = {a0, a1};
+  if (moe_axes_list(u1, r + 2, both, 2)) {
+    moe_take(m, u1);
+    return u1->in[0];
+  }
+  ir_node *u0 = moe_def(u1->in[0], IR_OP_Unsqueeze);
+  if (!u0 || !moe_axes_are(u1, r + 2, a1) || !moe_axes_are(u0, r + 1, a0)) return NULL;
+  moe_take(m, u1);
+  moe_take(m, u0);
+  return u0->in[0];
+}
+
+/* ReduceSum(Reshape(v, [k,N,E,cap]), axis 0, keepdims 0): returns v, the Reshape in *re */
+static ir_value *sum_choices(moe_match *m, ir_value *s, ir_node **pre) {
+  ir_node *rs = moe_def(s, IR_OP_ReduceSum);
+  ir_node *re = rs ? moe_def(rs->in[0], IR_OP_Reshape) : NULL;
+  if (!re || ir_attr_int(rs, "keepdims", 1) != 0 || !moe_axes_are(rs, 4, 0)) return NULL;
+  moe_take(m, rs);
+  moe_take(m, re);
+  *pre = re;
+  return re->in[0];
+}
+
 bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
-  return moe_fail(m, end, "one-hot/einsum combine is not matched yet");
+  REQ(moe_einsum_is(end, "nec,ecd->nd"), end, "not a one-hot combine Einsum nec,ecd->nd");
+  moe_take(m, end);
+  ir_value *comb = end->in[0], *ye = end->in[1];
+  /* the gate-weighted and the plain dispatch masks */
+  ir_node *re4 = NULL, *re3 = NULL;
+  ir_value *m4 = sum_choices(m, comb, &re4);
+  REQ(m4, comb->def, "combine mask is not the (k,N,E,cap) mask summed over the choices");
+  ir_node *m4n = moe_def(m4, IR_OP_Mul);
+  REQ(m4n, m4->def, "combine mask is not the dispatch mask times the gates");
+  moe_take(m, m4n);
+  /* find the dispatch Einsum through the experts */
+  ir_node *a2 = moe_def(ye, IR_OP_Add);
+  REQ(a2, ye->def, "expert outputs are not Einsum(ech,ehd->ecd) + bias");
+  int e2i = moe_def(a2->in[0], IR_OP_Einsum) ? 0 : 1;
+  ir_node *ein2 = moe_def(a2->in[e2i], IR_OP_Einsum);
+  ir_value *b2 = a2->in[1 - e2i];
+  REQ(moe_einsum_is(ein2, "ech,ehd->ecd") && b2->konst, a2, "expert outputs are not Einsum(ech,ehd->ecd) + constant bias");
+  moe_take(m, a2);
+  moe_take(m, ein2);
+  ir_value *pre;
+  const char *act;
+  if (!moe_match_act(m, ein2->in[0], &pre, &act)) return false;
+  ir_node *a1 = moe_def(pre, IR_OP_Add);
+  REQ(a1, pre->def, "expert hidden layer is not Einsum(ecd,edh->ech) + bias");
+  int e1i = moe_def(a1->in[0], IR_OP_Einsum) ? 0 : 1;
+  ir_node *ein1 = moe_def(a1->in[e1i], IR_OP_Einsum);
+  ir_value *b1 = a1->in[1 - e1i];
+  REQ(moe_einsum_is(ein1, "ecd,edh->ech") && b1->konst, a1, "expert hidden layer is not Einsum(ecd,edh->ech) + constant bias");
+  moe_take(m, a1);
+  moe_take(m, ein1);
+  ir_node *ein0 = moe_def(ein1->in[0], IR_OP_Einsum);
+  REQ(moe_einsum_is(ein0, "nec,nd->ecd"), ein1, "expert inputs are not the dispatch Einsum nec,nd->ecd");
+  moe_take(m, ein0);
+  ir_value *m3 = sum_choices(m, ein0->in[0], &re3);
+  REQ(m3, ein0, "dispatch mask is not the (k,N,E,cap) mask summed over the choices");
+  /* M4 = M3 * gates */
+  ir_value *g4 = m4n->in[0] == m3 ? m4n->in[1] : m4n->in[1] == m3 ? m4n->in[0] : NULL;
+  REQ(g4, m4n, "combine mask is not the dispatch mask times the gates");
+  /* M3 = Unsqueeze(Cast(OneHot(pos_row, cap)), 1) * Unsqueeze(M1, 2) */
+  ir_node *m3n = moe_def(m3, IR_OP_Mul);
+  REQ(m3n, m3->def, "dispatch mask is not one_hot(slot) * mask");
+  moe_take(m, m3n);
+  ir_value *u_oh = NULL, *u_m1 = NULL;
+  for (int i = 0; i < 2; i++) {
+    ir_node *u = moe_def(m3n->in[i], IR_OP_Unsqueeze);
+    if (u && cast_to(u->in[0], IR_F32) && moe_def(cast_to(u->in[0], IR_F32)->in[0], IR_OP_OneHot))
+      u_oh = m3n->in[i], u_m1 = m3n->in[1 - i];
+  }
+  REQ(u_oh, m3n, "dispatch mask is not Unsqueeze(one_hot(slot), 1) * Unsqueeze(mask, 2)");
+  ir_node *uoh = u_oh->def, *um1 = moe_def(u_m1, IR_OP_Unsqueeze);
+  REQ(um1 && moe_axes_are(uoh, 3, 1) && moe_axes_are(um1, 3, 2), m3n,
+      "dispatch mask is not Unsqueeze(one_hot(slot), 1) * Unsqueeze(mask, 2)");
+  moe_take(m, uoh);
+  moe_take(m, um1);
+  ir_node *c3 = cast_to(uoh->in[0], IR_F32), *oh2 = moe_def(c3->in[0], IR_OP_OneHot);
+  int64_t cap = 0;
+  REQ(is_onehot01(oh2, &cap), oh2, "slot one-hot must have values [0, 1], a constant depth, axis -1");
+  moe_take(m, c3);
+  moe_take(m, oh2);
+  ir_value *m1 = um1->in[0];
+  /* pos_row = Cast(ReduceSum(pos * M1, -1, keepdims 0), i64) */
+  ir_node *c2 = cast_to(oh2->in[0], IR_I64), *rsp = c2 ? moe_def(c2->in[0], IR_OP_ReduceSum) : NULL;
+  ir_node *mp = rsp ? moe_def(rsp->in[0], IR_OP_Mul) : NULL;
+  REQ(mp && moe_axes_are(rsp, 2, 1) && ir_attr_int(rsp, "keepdims", 1) == 0, oh2,
+      "slot index is not int64(sum(pos * mask, -1))");
+  moe_take(m, c2);
+  moe_take(m, rsp);
+  moe_take(m, mp);
+  /* M1 = MR * Cast(Less(pos, cap)) */
+  ir_node *m1n = moe_def(m1, IR_OP_Mul);
+  ir_value *mr = NULL, *keepc = NULL;
+  REQ(m1n, m1->def, "capacity mask is not mask * (pos < cap)");
+  for (int i = 0; i < 2; i++)
+    if (cast_to(m1n->in[i], IR_F32) && moe_def(cast_to(m1n->in[i], IR_F32)->in[0], IR_OP_Less))
+      keepc = m1n->in[i], mr = m1n->in[1 - i];
+  REQ(keepc, m1n, "capacity mask is not mask * float(pos < cap)");
+  moe_take(m, m1n);
+  /* the router first, so that a later failure is reported against it:
+   * MR = Reshape(Transpose(M0, [1,0,2]), [kN, E]); M0 = Cast(OneHot(topi)) [* keep] */
+  ir_node *rr = moe_def(mr, IR_OP_Reshape), *tr = rr ? moe_def(rr->in[0], IR_OP_Transpose) : NULL;
+  static const int64_t p102[3] = {1, 0, 2};
+  REQ(tr && moe_perm_is(tr, 3, p102), mr->def, "mask is not made choice-major by Transpose [1,0,2] and Reshape");
+  moe_take(m, rr);
+  moe_take(m, tr);
+  ir_value *m0 = tr->in[0], *keep = NULL;
+  ir_node *kmul = moe_def(m0, IR_OP_Mul);
+  if (kmul) {
+    ir_value *cv = NULL, *kv = NULL;
+    REQ(mul_split(kmul, IR_OP_Cast, &cv, &kv), kmul, "mask is not one_hot(topi) * keep");
+    ir_value *kk = unsq2(m, kv, 1, 1, 1);
+    if (!kk) kk = unsq2(m, kv, 1, 1, 2);
+    REQ(kk, kmul, "keep mask is not broadcast as keep[:, None, None]");
+    keep = kk;
+    moe_take(m, kmul);
+    m0 = cv;
+  }
+  ir_node *c0 = cast_to(m0, IR_F32), *oh1 = c0 ? moe_def(c0->in[0], IR_OP_OneHot) : NULL;
+  int64_t E1 = 0;
+  REQ(oh1 && is_onehot01(oh1, &E1), m0->def, "expert mask is not float(one_hot(topi, E))");
+  moe_take(m, c0);
+  moe_take(m, oh1);
+  ir_node *t = moe_def(oh1->in[0], IR_OP_TopK);
+  REQ(t && oh1->in[0] == t->out[1], oh1, "expert one-hot does not read the TopK indices");
+  if (!moe_match_router(m, t)) return false;
+  if (keep && !moe_match_importance(m, keep)) return false;
+  ir_node *c1 = keepc->def, *ls = moe_def(c1->in[0], IR_OP_Less);
+  moe_take(m, c1);
+  moe_take(m, ls);
+  ir_value *pos = ls->in[0];
+  double capf = -1;
+  REQ(moe_const_f(ls->in[1], &capf) || (ls->in[1]->konst && ls->in[1]->konst->numel == 1 &&
+                                        (capf = ir_tensor_get_f(ls->in[1]->konst, 0), true)),
+      ls, "capacity is not a constant");
+  REQ(capf == (double)cap, ls, "capacity %g differs from the slot one-hot depth %lld", capf, (long long)cap);
+  REQ((mp->in[0] == pos && mp->in[1] == m1) || (mp->in[1] == pos && mp->in[0] == m1), mp,
+      "slot index is not sum(pos * capacity mask)");
+  /* pos = CumSum(MR, 0) - 1 */
+  ir_node *sb = moe_def(pos, IR_OP_Sub), *cs = sb ? moe_def(sb->in[0], IR_OP_CumSum) : NULL;
+  double one = 0;
+  int64_t csax = -1;
+  REQ(cs && moe_const_f(sb->in[1], &one) && one == 1.0 && cs->in[0] == mr, pos->def,
+      "slot positions are not cumsum(mask) - 1");
+  REQ(moe_const_i(cs->in[1], &csax) && csax == 0 && !ir_attr_int(cs, "exclusive", 0) &&
+          !ir_attr_int(cs, "reverse", 0),
+      cs, "CumSum must run forward over axis 0, inclusive");
+  moe_take(m, sb);
+  moe_take(m, cs);
+  const int64_t N = m->rows, E = m->E, k = m->k, d = m->d;
+  REQ(E1 == E, oh1, "one-hot depth %lld is not the %lld experts", (long long)E1, (long long)E);
+  REQ(cap >= 1, oh2, "capacity must be at least 1");
+  /* shapes now that N, E, k and cap are known */
+  int64_t rdims[2] = {k * N, E}, cdims[4] = {k, N, E, cap};
+  REQ(moe_reshape_is(rr, 2, rdims), rr, "choice-major mask is not reshaped to (%lld, %lld)", (long long)(k * N), (long long)E);
+  REQ(moe_reshape_is(re3, 4, cdims) && moe_reshape_is(re4, 4, cdims), re3,
+      "masks are not reshaped to (k, N, E, cap) = (%lld, %lld, %lld, %lld)", (long long)k,
+      (long long)N, (long long)E, (long long)cap);
+  /* gates = Unsqueeze(Unsqueeze(Reshape(Transpose(topv, [1,0]), [kN]), 1), 2) */
+  ir_value *gv = unsq2(m, g4, 1, 1, 2);
+  ir_node *gr = gv ? moe_def(gv, IR_OP_Reshape) : NULL;
+  ir_node *gt = gr ? moe_def(gr->in[0], IR_OP_Transpose) : NULL;
+  static const int64_t p10[2] = {1, 0};
+  int64_t gd[1] = {k * N};
+  REQ(gt && moe_perm_is(gt, 2, p10) && gt->in[0] == t->out[0] && moe_reshape_is(gr, 1, gd), m4n,
+      "gates are not topv made choice-major, broadcast as [:, None, None]");
+  moe_take(m, gr);
+  moe_take(m, gt);
+  /* experts */
+  ir_value *x = ein0->in[1], *w1 = ein1->in[1], *w2 = ein2->in[1];
+  REQ(x == m->x, ein0, "the dispatch does not read the routed rows");
+  REQ(w1->konst && w1->konst->dtype == IR_F32 && w1->konst->rank == 3 && w1->konst->dims[0] == E &&
+          w1->konst->dims[1] == d,
+      ein1, "fc1 weights are not a constant (%lld, %lld, h)", (long long)E, (long long)d);
+  int64_t h = w1->konst->dims[2];
+  REQ(w2->konst && w2->konst->dtype == IR_F32 && w2->konst->rank == 3 && w2->konst->dims[0] == E &&
+          w2->konst->dims[1] == h && w2->konst->dims[2] == d,
+      ein2, "fc2 weights are not a constant (%lld, %lld, %lld)", (long long)E, (long long)h, (long long)d);
+  int64_t bd1[3] = {E, 1, h}, bd2[3] = {E, 1, d};
+  REQ(b1->konst->dtype == IR_F32 && ((b1->konst->rank == 3 && !memcmp(b1->konst->dims, bd1, sizeof bd1))),
+      a1, "fc1 bias is not a constant (%lld, 1, %lld)", (long long)E, (long long)h);
+  REQ(b2->konst->dtype == IR_F32 && ((b2->konst->rank == 3 && !memcmp(b2->konst->dims, bd2, sizeof bd2))),
+      a2, "fc2 bias is not a constant (%lld, 1, %lld)", (long long)E, (long long)d);
+  m->w1s = w1, m->w2s = w2, m->b1s = b1, m->b2s = b2, m->h = h, m->act = act;
+  m->capacity = cap;
+  REQ(end->out[0]->type.rank == 2 && (!ir_dim_static(end->out[0]->type.dims[0]) || end->out[0]->type.dims[0].v == N) &&
+          (!ir_dim_static(end->out[0]->type.dims[1]) || end->out[0]->type.dims[1].v == d),
+      end, "combine is not (rows, d)");
+  return true;
+}
+
+/* ---- per-image style (Mobile V-MoE) ---------------------------------------------------
+ *   p = Softmax(Gemm|MatMul(ReduceMean(x, [1], keepdims 0), W_r) [+ b]); TopK;
+ *   gate = ScatterElements(zeros(B,E), topi, topv, axis 1)
+ *   y = sum over e of Unsqueeze(Unsqueeze(Gather(gate, e, axis 1), 1), 2) * expert_e(x)
+ * with x (B,S,d): mixc.moe with granularity "image" and group S. */
+static bool is_image_term(const ir_value *v) {
+  ir_node *mu = moe_def(v, IR_OP_Mul);
+  if (!mu) return false;
+  for (int i = 0; i < 2; i++) {
+    ir_node *u = moe_def(mu->in[i], IR_OP_Unsqueeze);
+    if (u && (moe_def(u->in[0], IR_OP_Gather) ||
+              (moe_def(u->in[0], IR_OP_Unsqueeze) && moe_def(moe_def(u->in[0], IR_OP_Unsqueeze)->in[0], IR_OP_Gather))))
+      return true;
+  }
+  return false;
+}
+
+/* after the router: x3 = the (B,S,d) input of the ReduceMean the router reads */
+static bool image_input(moe_match *m) {
+  if (m->group) return true;
+  ir_node *rm = moe_def(m->x, IR_OP_ReduceMean);
+  REQ(rm, m->x->def, "per-image router does not read a mean over tokens");
+  ir_value *x3 = rm->in[0];
+  const ir_type *t = &x3->type;
+  REQ(t->rank == 3 && ir_type_static(t) && t->dtype == IR_F32 && t->dims[0].v == m->rows &&
+          t->dims[2].v == m->d,
+      rm, "per-image router input must be static f32 (%lld, S, %lld)", (long long)m->rows, (long long)m->d);
+  REQ(moe_axes_are(rm, 3, 1) && ir_attr_int(rm, "keepdims", 1) == 0, rm,
+      "per-image router must average over the token axis 1 without keepdims");
+  moe_take(m, rm);
+  m->group = t->dims[1].v;
+  m->x = x3;
+  return true;
+}
+
+static bool match_image_term(moe_match *m, ir_value *tv) {
+  ir_node *mu = moe_def(tv, IR_OP_Mul);
+  int gi = -1;
+  ir_value *gcol = NULL;
+  for (int i = 0; i < 2 && !gcol; i++) {
+    gcol = unsq2(m, mu->in[i], 1, 1, 2);
+    gi = i;
+  }
+  REQ(gcol, mu, "expert gate is not gate[:, e, None, None]");
+  ir_node *ga = moe_def(gcol, IR_OP_Gather);
+  int64_t e = -1;
+  REQ(ga && ir_norm_axis(ir_attr_int(ga, "axis", 0), 2) == 1 && moe_const_i(ga->in[1], &e) &&
+          ga->in[1]->konst->rank == 0,
+      gcol->def, "expert gate is not a Gather of one expert column of the gate");
+  moe_take(m, ga);
+  if (!m->topk) {
+    ir_node *sc = moe_def(ga->in[0], IR_OP_ScatterElements);
+    REQ(sc, ga, "per-image gate is not a ScatterElements of the TopK values");
+    ir_node *t = moe_def(sc->in[1], IR_OP_TopK);
+    REQ(t && sc->in[1] == t->out[1] && sc->in[2] == t->out[0] &&
+            !strcmp(ir_attr_str(sc, "reduction", "none"), "none"),
+        sc, "gate is not scatter(topi, topv)");
+    if (!moe_match_router(m, t)) return false;
+    int64_t gd[2] = {m->rows, m->E};
+    REQ(ir_norm_axis(ir_attr_int(sc, "axis", 0), 2) == 1 && moe_static_dims(sc->in[0], 2, gd) &&
+            moe_const_fill(sc->in[0], 0.0),
+        sc, "gate must scatter into zeros(images, E) along axis 1");
+    moe_take(m, sc);
+    if (!image_input(m)) return false;
+  }
+  REQ(e >= 0 && e < m->E, ga, "expert index %lld out of range", (long long)e);
+  moe_take(m, mu);
+  return moe_match_expert_mlp(m, mu->in[1 - gi], m->x, e);
+}
+
+static bool collect_image_terms(moe_match *m, ir_value *v, int depth) {
+  if (is_image_term(v)) return match_image_term(m, v);
+  ir_node *n = v->def;
+  if (!n || v->konst || depth > MOE_MAX_E || (n->op != IR_OP_Add && n->op != IR_OP_Sum))
+    return moe_fail(m, n, "expected a sum of per-image gated expert outputs");
+  moe_take(m, n);
+  for (int i = 0; i < n->nin; i++)
+    if (!collect_image_terms(m, n->in[i], depth + 1)) return false;
+  return true;
+}
+
+bool moe_match_combine_image(moe_match *m, ir_node *end) {
+  if (end->op != IR_OP_Add && end->op != IR_OP_Sum) return moe_fail(m, end, "not a sum");
+  bool any = false;
+  for (int i = 0; i < end->nin; i++) any |= is_image_term(end->in[i]);
+  if (!any) return moe_fail(m, end, "not a sum of per-image gated experts");
+  if (!collect_image_terms(m, end->out[0], 0)) return false;
+  ir_value *gm = NULL;
+  for (int i = 0; i < m->nnodes; i++) {
+    ir_node *n = m->nodes[i];
+    if (n->op != IR_OP_Gather) continue;
+    if (gm && n->in[0] != gm) return moe_fail(m, n, "experts use different gate matrices");
+    gm = n->in[0];
+  }
+  REQ(gm && gm->def && gm->def->op == IR_OP_ScatterElements && gm->def->id == m->stamp, end,
+      "experts do not read the routing gate");
+  for (int64_t e = 0; e < m->E; e++)
+    if (!m->ex[e].seen) return moe_fail(m, end, "expert %lld is missing from the sum", (long long)e);
+  int64_t od[3] = {m->rows, m->group, m->d};
+  REQ(moe_static_dims(end->out[0], 3, od), end, "combine is not (images, S, d)");
+  m->rows *= m->group;
+  return true;
 }

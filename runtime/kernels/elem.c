@@ -3,7 +3,10 @@
  * Clip, IsNaN/IsInf. Semantics are the ONNX spec's (as ONNX Runtime and the
  * numpy reference compute them); the per-dtype kernels are stamped out by
  * macros, one kernel per (op family, dtype) with the op switch outside the
- * loops, so that constant params reduce each call to one loop nest.
+ * loops, so that constant params reduce each call to one loop nest. The hot
+ * f32 ops (arithmetic rows, Relu-like activations, Exp, Sigmoid, Tanh, Erf,
+ * Gelu) run 16 lanes at a time with elem_util.h's vector math; f64 and the
+ * rarer activations use libm.
  *
  * Requires: kernel.h's ABI, elem.h's params, libm. Integer arithmetic wraps
  * (done in uint64_t, no signed overflow); integer Div/Mod by zero calls rt_fail.

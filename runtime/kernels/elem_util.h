@@ -30,19 +30,19 @@ static inline f32x16 v16_ld(const float *p) {
   return v;
 }
 static inline void v16_st(float *p, f32x16 v) { memcpy(p, &v, sizeof v); }
+/* Straight-line, not a lane loop: the kernel bitcode is built without loop
+ * unrolling, and a 16-trip loop of lane inserts would stay in the hot loops. */
 static inline f32x16 v16_splat(float x) {
-  f32x16 v;
-  for (int i = 0; i < 16; i++) v[i] = x;
-  return v;
+  return (f32x16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
 }
 /* m ? a : b, lane by lane (m from a vector comparison: all ones or zero) */
 static inline f32x16 v16_sel(i32x16 m, f32x16 a, f32x16 b) {
   return (f32x16)(((i32x16)a & m) | ((i32x16)b & ~m));
 }
 static inline float v16_hsum(f32x16 v) {
-  float s = 0;
-  for (int i = 0; i < 16; i++) s += v[i];
-  return s;
+  float a = ((v[0] + v[8]) + (v[4] + v[12])) + ((v[2] + v[10]) + (v[6] + v[14]));
+  float b = ((v[1] + v[9]) + (v[5] + v[13])) + ((v[3] + v[11]) + (v[7] + v[15]));
+  return a + b;
 }
 /* max/min that propagate NaN (as numpy and the ONNX reference do) */
 static inline f32x16 v16_max_nan(f32x16 a, f32x16 b) { return v16_sel((b > a) | (b != b), b, a); }

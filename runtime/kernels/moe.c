@@ -8,6 +8,12 @@
  *   y[r] = sum over the kept assignments (r, e, w) of w * expert_e(x[r]),
  *   accumulated in expert index order; zero for rows with none.
  *
+ * With group G > 1 (granularity "image", Mobile V-MoE, MODELS.md section 4)
+ * the unit of routing is a group of G consecutive rows (one image's tokens):
+ * the router reads the group's mean row, and every row of the group takes the
+ * group's experts and gates. The lists then hold groups, and each expert runs
+ * one blocked GEMM over all rows of the groups that chose it.
+ *
  * Only the chosen experts run: the rows of each expert are listed first, then
  * its MLP runs on blocks of MIXC_MOE_RB rows (fc1 + bias + activation into the
  * scratch, then fc2 + bias per row, scaled and accumulated). The loops are
@@ -54,7 +60,8 @@ static void moe_sort_rows(const float *score, int32_t *a, int32_t *tmp, int64_t 
 void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   (void)ctx;
   const mixc_moe_fused_params *p = params;
-  const int64_t rows = p->rows, d = p->d, h = p->h, E = p->E, k = p->k;
+  const int64_t G = p->group > 0 ? p->group : 1;
+  const int64_t rows = p->rows / G, d = p->d, h = p->h, E = p->E, k = p->k; /* rows: groups */
   const float *X = bufs[0], *Wg = bufs[1], *Bg = bufs[2], *W1 = bufs[3], *B1 = bufs[4];
   const float *W2 = bufs[5], *B2 = bufs[6];
   float *Y = bufs[7];
@@ -87,6 +94,15 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   /* 1. routing: gate GEMV, softmax, top-k */
   for (int64_t r = 0; r < rows; r++) {
     const float *x = X + r * d;
+    if (G > 1) { /* the group's mean row, into yrow (free until step 4) */
+      for (int64_t i = 0; i < d; i++) yrow[i] = 0.0f;
+      for (int64_t t = 0; t < G; t++) {
+        const float *xt = X + (r * G + t) * d;
+        for (int64_t i = 0; i < d; i++) yrow[i] += xt[i];
+      }
+      for (int64_t i = 0; i < d; i++) yrow[i] /= (float)G;
+      x = yrow;
+    }
     for (int64_t j = 0; j < E; j++) probs[j] = Bg ? Bg[j] : 0.0f;
     for (int64_t i = 0; i < d; i++) {
       float xi = x[i];
@@ -151,15 +167,17 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   /* cnt[e] is now the end of e's list and the start of e+1's */
 
   /* 4. experts, in index order */
-  memset(Y, 0, sizeof(float) * (size_t)(rows * d));
+  memset(Y, 0, sizeof(float) * (size_t)(rows * G * d));
   for (int64_t e = 0; e < E; e++) {
-    int64_t beg = e ? cnt[e - 1] : 0, end = cnt[e];
+    /* list entries beg..end, each G rows: virtual rows beg*G..end*G */
+    int64_t beg = (e ? cnt[e - 1] : 0) * G, end = cnt[e] * G;
     const float *w1 = W1 + e * d * h, *w2 = W2 + e * h * d;
     const float *b1 = B1 ? B1 + e * h : NULL, *b2 = B2 ? B2 + e * d : NULL;
     for (int64_t r0 = beg; r0 < end; r0 += MIXC_MOE_RB) {
       int64_t nr = end - r0 < MIXC_MOE_RB ? end - r0 : MIXC_MOE_RB;
       for (int64_t q = 0; q < nr; q++) {
-        const float *x = X + (int64_t)l_row[r0 + q] * d;
+        int64_t v = r0 + q;
+        const float *x = X + ((int64_t)l_row[v / G] * G + v % G) * d;
         float *hq = hid + q * h;
         for (int64_t j = 0; j < h; j++) hq[j] = 0.0f;
         for (int64_t i = 0; i < d; i++) {
@@ -177,8 +195,9 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
           const float *w = w2 + i * d;
           for (int64_t j = 0; j < d; j++) yrow[j] += hi * w[j];
         }
-        float g = l_w[r0 + q];
-        float *y = Y + (int64_t)l_row[r0 + q] * d;
+        int64_t v = r0 + q;
+        float g = l_w[v / G];
+        float *y = Y + ((int64_t)l_row[v / G] * G + v % G) * d;
         for (int64_t j = 0; j < d; j++) y[j] += (yrow[j] + (b2 ? b2[j] : 0.0f)) * g;
       }
     }

@@ -22,13 +22,17 @@ typedef struct mixc_moe_fused_params {
   int64_t rows, d, h, E, k;
   int64_t ndrop;      /* rows with the lowest max probability that get no expert */
   int64_t cap;        /* per-expert capacity in assignments; 0 = dropless */
+  int64_t group;      /* rows per routed group: 1 routes every row; S routes each
+                         image (S consecutive rows) once, on the mean of its rows */
   int32_t act, normalize;
 } mixc_moe_fused_params;
 
 /* Rows of hidden activations computed at once. */
 #define MIXC_MOE_RB 32
 
-/* Scratch layout, in 4-byte words, each part rounded up to 16 words:
+/* Scratch layout, in 4-byte words, each part rounded up to 16 words. `rows`
+ * here is the number of routed groups (rows / group), so every routing array
+ * is per group; yrow doubles as the group mean while routing.
  *   probs   E        one row's probabilities
  *   ch_e    rows*k   chosen experts (int32), choice c of row r at r*k+c
  *   ch_w    rows*k   their gate weights

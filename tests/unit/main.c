@@ -10,6 +10,7 @@ void passes_suite_register(void);
 void jit_suite_register(void);
 void runtime_suite_register(void);
 void kernels_data_suite_register(void);
+void kernels_elem_suite_register(void);
 void moe_suite_register(void);
 
 int main(void) {
@@ -22,6 +23,7 @@ int main(void) {
   jit_suite_register();
   runtime_suite_register();
   kernels_data_suite_register();
+  kernels_elem_suite_register();
   moe_suite_register();
   CU_basic_set_mode(CU_BRM_NORMAL);
   CU_basic_run_tests();

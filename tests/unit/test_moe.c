@@ -3,17 +3,22 @@
  * reference of MODELS.md section 2 written here: softmax, top-k with ties to
  * the lower expert, importance dropping (ties to the lower row), choice-major
  * capacity, k=1 and k=2, renormalization, an expert nobody picks, an expert
- * everybody picks (with capacity overflow).
+ * everybody picks (with capacity overflow). Also per-image routing (group > 1,
+ * Mobile V-MoE) against its own naive reference, and the Soft MoE kernel
+ * (runtime/kernels/moe_soft.c) against a naive double-precision Soft MoE.
  *
  * Requires: CUnit; registered by moe_suite_register() from main.c. */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/kernels/moe.h"
+#include "runtime/kernels/moe_soft.h"
 
 void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs);
+void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs);
 
 typedef struct moe_case {
   int rows, d, h, E, k, ndrop, cap, act, normalize;
@@ -227,6 +232,194 @@ static void test_importance_drop(void) {
   release(&c);
 }
 
+
+/* ---- per-image routing (group > 1) ---------------------------------------------- */
+/* Naive per-image MoE: p = softmax(mean_t(x) . W_g + b), top-k per image (ties
+ * to the lower expert), y_t = sum over chosen e of p_e * expert_e(x_t). */
+static void image_reference(const moe_case *c, int G, double *y, int *chosen_imgs) {
+  int B = c->rows / G, d = c->d, h = c->h, E = c->E, k = c->k;
+  double *mean = calloc((size_t)d, sizeof(double)), *p = calloc((size_t)E, sizeof(double));
+  double *hid = calloc((size_t)h, sizeof(double));
+  for (int e = 0; e < E; e++) chosen_imgs[e] = 0;
+  for (int i = 0; i < c->rows * d; i++) y[i] = 0;
+  for (int b = 0; b < B; b++) {
+    for (int j = 0; j < d; j++) {
+      mean[j] = 0;
+      for (int t = 0; t < G; t++) mean[j] += c->x[(b * G + t) * d + j];
+      mean[j] /= G;
+    }
+    double mx = -1e300, sum = 0;
+    for (int e = 0; e < E; e++) {
+      p[e] = c->bg ? c->bg[e] : 0;
+      for (int j = 0; j < d; j++) p[e] += mean[j] * c->wg[j * E + e];
+      mx = p[e] > mx ? p[e] : mx;
+    }
+    for (int e = 0; e < E; e++) sum += p[e] = exp(p[e] - mx);
+    int taken[16] = {0};
+    for (int q = 0; q < k; q++) {
+      int best = -1;
+      for (int e = 0; e < E; e++)
+        if (!taken[e] && (best < 0 || p[e] > p[best])) best = e;
+      taken[best] = 1;
+      chosen_imgs[best]++;
+      double w = p[best] / sum;
+      for (int t = 0; t < G; t++) {
+        const float *xt = c->x + (b * G + t) * d;
+        for (int i = 0; i < h; i++) {
+          double a = c->b1[best * h + i];
+          for (int j = 0; j < d; j++) a += xt[j] * c->w1[(best * d + j) * h + i];
+          hid[i] = act_d(c->act, a);
+        }
+        for (int j = 0; j < d; j++) {
+          double a = c->b2[best * d + j];
+          for (int i = 0; i < h; i++) a += hid[i] * c->w2[(best * h + i) * d + j];
+          y[(b * G + t) * d + j] += w * a;
+        }
+      }
+    }
+  }
+  free(mean), free(p), free(hid);
+}
+
+static double run_image_case(const moe_case *c, int G, int *chosen_imgs) {
+  mixc_moe_fused_params p;
+  memset(&p, 0, sizeof p);
+  p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k, p.group = G;
+  p.act = c->act;
+  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows / G, c->d, c->h, c->E, c->k);
+  float *y = malloc(sizeof(float) * (size_t)(c->rows * c->d));
+  void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
+  memset(scratch, 0xcd, sb);
+  void *bufs[9] = {c->x, c->wg, c->bg, c->w1, c->b1, c->w2, c->b2, y, scratch};
+  rt_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  mixc_k_moe_f32(&ctx, &p, bufs);
+  double *ref = malloc(sizeof(double) * (size_t)(c->rows * c->d));
+  image_reference(c, G, ref, chosen_imgs);
+  double err = 0;
+  for (int i = 0; i < c->rows * c->d; i++) {
+    double e = fabs(y[i] - ref[i]) / (1.0 + fabs(ref[i]));
+    err = e > err ? e : err;
+  }
+  CU_ASSERT_EQUAL(ctx.status, 0);
+  free(y), free(scratch), free(ref);
+  return err;
+}
+
+/* 6 images of 13 tokens: an expert's rows (images x 13) cross the kernel's
+ * 32-row blocks in the middle of an image. Expert 1 is made everybody's first
+ * choice, so its one GEMM runs over all 78 rows; k=2 then spreads the rest. */
+static void test_per_image(void) {
+  moe_case c = make(6 * 13, 5, 7, 3, 1);
+  c.bg = fill(3, 0.5f);
+  int chosen[3];
+  CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
+  c.k = 2;
+  CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
+  CU_ASSERT_EQUAL(chosen[0] + chosen[1] + chosen[2], 12);
+  c.k = 1, c.bg[1] = 1000.0f;
+  CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
+  CU_ASSERT_EQUAL(chosen[1], 6);
+  c.bg[1] = 0.0f, c.act = MIXC_MOE_RELU;
+  CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
+  CU_ASSERT(run_image_case(&c, 1, chosen) < 1e-5); /* group 1 is row routing */
+  release(&c);
+}
+
+/* ---- Soft MoE ----------------------------------------------------------------------- */
+static void soft_reference(int B, int m, int d, int n, int P, int h, float eps, const float *x,
+                           const float *phi, const float *w1, const float *b1, const float *w2,
+                           const float *b2, double *y) {
+  int S = n * P;
+  double *L = malloc(sizeof(double) * (size_t)(m * S)), *D = malloc(sizeof(double) * (size_t)(m * S));
+  double *C = malloc(sizeof(double) * (size_t)(m * S)), *slot = malloc(sizeof(double) * (size_t)(S * d));
+  double *ys = malloc(sizeof(double) * (size_t)(S * d)), *hid = malloc(sizeof(double) * (size_t)h);
+  for (int b = 0; b < B; b++) {
+    const float *xb = x + b * m * d;
+    for (int t = 0; t < m; t++) {
+      double ss = 0;
+      for (int i = 0; i < d; i++) ss += (double)xb[t * d + i] * xb[t * d + i];
+      double inv = 1.0 / sqrt(ss + eps);
+      for (int s = 0; s < S; s++) {
+        double a = 0;
+        for (int i = 0; i < d; i++) a += xb[t * d + i] * inv * phi[i * S + s];
+        L[t * S + s] = a;
+      }
+    }
+    for (int s = 0; s < S; s++) { /* dispatch: softmax over tokens */
+      double mx = -1e300, sum = 0;
+      for (int t = 0; t < m; t++) mx = L[t * S + s] > mx ? L[t * S + s] : mx;
+      for (int t = 0; t < m; t++) sum += D[t * S + s] = exp(L[t * S + s] - mx);
+      for (int t = 0; t < m; t++) D[t * S + s] /= sum;
+    }
+    for (int t = 0; t < m; t++) { /* combine: softmax over slots */
+      double mx = -1e300, sum = 0;
+      for (int s = 0; s < S; s++) mx = L[t * S + s] > mx ? L[t * S + s] : mx;
+      for (int s = 0; s < S; s++) sum += C[t * S + s] = exp(L[t * S + s] - mx);
+      for (int s = 0; s < S; s++) C[t * S + s] /= sum;
+    }
+    for (int s = 0; s < S; s++)
+      for (int i = 0; i < d; i++) {
+        double a = 0;
+        for (int t = 0; t < m; t++) a += D[t * S + s] * xb[t * d + i];
+        slot[s * d + i] = a;
+      }
+    for (int s = 0; s < S; s++) {
+      int e = s / P;
+      for (int j = 0; j < h; j++) {
+        double a = b1 ? b1[e * h + j] : 0;
+        for (int i = 0; i < d; i++) a += slot[s * d + i] * w1[(e * d + i) * h + j];
+        hid[j] = act_d(MIXC_MOE_GELU_ERF, a);
+      }
+      for (int i = 0; i < d; i++) {
+        double a = b2 ? b2[e * d + i] : 0;
+        for (int j = 0; j < h; j++) a += hid[j] * w2[(e * h + j) * d + i];
+        ys[s * d + i] = a;
+      }
+    }
+    for (int t = 0; t < m; t++)
+      for (int i = 0; i < d; i++) {
+        double a = 0;
+        for (int s = 0; s < S; s++) a += C[t * S + s] * ys[s * d + i];
+        y[(b * m + t) * d + i] = a;
+      }
+  }
+  free(L), free(D), free(C), free(slot), free(ys), free(hid);
+}
+
+static double run_soft(int B, int m, int d, int n, int P, int h, bool bias, float phi_scale) {
+  int S = n * P;
+  float *x = fill(B * m * d, 2.0f), *phi = fill(d * S, phi_scale), *w1 = fill(n * d * h, 0.5f);
+  float *w2 = fill(n * h * d, 0.5f), *b1 = bias ? fill(n * h, 0.1f) : NULL;
+  float *b2 = bias ? fill(n * d, 0.1f) : NULL;
+  mixc_moe_soft_params p = {B, m, d, n, P, h, 1e-6f, MIXC_MOE_GELU_ERF};
+  size_t sb = (size_t)mixc_moe_soft_scratch_bytes(m, d, S, h);
+  float *y = malloc(sizeof(float) * (size_t)(B * m * d));
+  void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
+  memset(scratch, 0xcd, sb);
+  void *bufs[8] = {x, phi, w1, b1, w2, b2, y, scratch};
+  rt_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  mixc_k_moe_soft_f32(&ctx, &p, bufs);
+  double *ref = malloc(sizeof(double) * (size_t)(B * m * d));
+  soft_reference(B, m, d, n, P, h, 1e-6f, x, phi, w1, b1, w2, b2, ref);
+  double err = 0;
+  for (int i = 0; i < B * m * d; i++) {
+    double e = fabs(y[i] - ref[i]) / (1.0 + fabs(ref[i]));
+    err = e > err ? e : err;
+  }
+  CU_ASSERT_EQUAL(ctx.status, 0);
+  free(x), free(phi), free(w1), free(w2), free(b1), free(b2), free(y), free(scratch), free(ref);
+  return err;
+}
+
+static void test_soft_moe(void) {
+  CU_ASSERT(run_soft(2, 16, 24, 4, 2, 48, true, 1.0f) < 1e-5);
+  CU_ASSERT(run_soft(3, 7, 5, 3, 3, 6, false, 1.0f) < 1e-5);
+  /* sharp logits (a large learned scale): the softmaxes must stay stable */
+  CU_ASSERT(run_soft(1, 9, 8, 2, 1, 4, true, 40.0f) < 1e-4);
+}
+
 void moe_suite_register(void) {
   CU_pSuite s = CU_add_suite("moe", NULL, NULL);
   CU_add_test(s, "k=1", test_k1_basic);
@@ -235,4 +428,6 @@ void moe_suite_register(void) {
   CU_add_test(s, "expert with no rows, with all rows, capacity overflow", test_empty_full_capacity);
   CU_add_test(s, "choice-major capacity with k=2", test_capacity_choice_major);
   CU_add_test(s, "importance dropping with a tie", test_importance_drop);
+  CU_add_test(s, "per-image routing, groups across row blocks", test_per_image);
+  CU_add_test(s, "Soft MoE against a naive reference", test_soft_moe);
 }

@@ -4,7 +4,7 @@
  * output names, --bench), and the public C API (api/mixc.c: compiling from
  * memory, queries, argument validation, symbolic dims, run-time errors).
  *
- * Requires: libmixc with runtime/*.c and api/mixc.c; a writable /tmp. */
+ * Requires: libmixc with the runtime sources and api/mixc.c; a writable /tmp. */
 #include <CUnit/CUnit.h>
 
 
