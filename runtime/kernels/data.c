@@ -101,17 +101,6 @@ void mixc_k_strided_copy(rt_ctx *ctx, const void *params, void *const *bufs) {
 
 /* ---- Slice with starts/ends/axes/steps read at run time ------------------------------ */
 
-static int64_t rd_int(const void *b, int64_t i, int es) {
-  if (es == 4) {
-    int32_t v;
-    memcpy(&v, (const char *)b + i * 4, 4);
-    return v;
-  }
-  int64_t v;
-  memcpy(&v, (const char *)b + i * 8, 8);
-  return v;
-}
-
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* bufs: data, starts, ends, axes|NULL, steps|NULL, output (out_buf) */
@@ -120,7 +109,7 @@ void mixc_k_slice_dyn(rt_ctx *ctx, const void *params, void *const *bufs) {
   int64_t v[4][RT_MAX_RANK];
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < p->n; j++)
-      v[i][j] = p->in_esize[i] ? rd_int(bufs[1 + i], j, p->in_esize[i]) : p->cst[i][j];
+      v[i][j] = p->in_esize[i] ? data_read_int(bufs[1 + i], j, p->in_esize[i]) : p->cst[i][j];
   int64_t start[RT_MAX_RANK], step[RT_MAX_RANK], len[RT_MAX_RANK];
   int seen[RT_MAX_RANK] = {0};
   for (int d = 0; d < p->rank; d++) start[d] = 0, step[d] = 1, len[d] = p->dims[d];

@@ -11,6 +11,8 @@
 #ifndef MIXC_KERNELS_DATA_H
 #define MIXC_KERNELS_DATA_H
 
+#include <string.h>
+
 #include "kernel.h"
 
 /* dtype codes used by kernels that compute (the ONNX codes, as ir_dtype) */
@@ -182,5 +184,17 @@ typedef struct mixc_moe_params {
   int32_t act, normalize, has_b1, has_b2;
   int32_t out_buf, pad_;
 } mixc_moe_params;
+
+/* Element i of an int32 (es == 4) or int64 (es == 8) index tensor. */
+static inline int64_t data_read_int(const void *b, int64_t i, int es) {
+  if (es == 4) {
+    int32_t v;
+    memcpy(&v, (const char *)b + i * 4, 4);
+    return v;
+  }
+  int64_t v;
+  memcpy(&v, (const char *)b + i * 8, 8);
+  return v;
+}
 
 #endif

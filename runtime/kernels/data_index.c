@@ -12,17 +12,6 @@
 
 #include "data.h"
 
-static inline int64_t rd_idx(const void *b, int64_t i, int es) {
-  if (es == 4) {
-    int32_t v;
-    memcpy(&v, (const char *)b + i * 4, 4);
-    return v;
-  }
-  int64_t v;
-  memcpy(&v, (const char *)b + i * 8, 8);
-  return v;
-}
-
 /* Wraps a negative index; -1 with rt_fail when out of [-dim, dim). */
 static inline int64_t wrap_idx(rt_ctx *ctx, const char *op, int64_t v, int64_t dim, int axis) {
   if (v < -dim || v >= dim) {
@@ -42,12 +31,12 @@ void mixc_k_gather(rt_ctx *ctx, const void *params, void *const *bufs) {
   const void *ix = bufs[1];
   char *out = bufs[2];
   for (int64_t j = 0; j < p->nidx; j++)
-    if (wrap_idx(ctx, "Gather", rd_idx(ix, j, p->idx_esize), p->dim, p->axis) < 0) return;
+    if (wrap_idx(ctx, "Gather", data_read_int(ix, j, p->idx_esize), p->dim, p->axis) < 0) return;
   const int64_t ib = p->inner_bytes;
   for (int64_t o = 0; o < p->outer; o++) {
     const char *base = data + o * p->dim * ib;
     for (int64_t j = 0; j < p->nidx; j++, out += ib) {
-      int64_t v = rd_idx(ix, j, p->idx_esize);
+      int64_t v = data_read_int(ix, j, p->idx_esize);
       if (v < 0) v += p->dim;
       memcpy(out, base + v * ib, (size_t)ib);
     }
@@ -63,7 +52,7 @@ void mixc_k_gather(rt_ctx *ctx, const void *params, void *const *bufs) {
     int64_t total_ = 1, idx_[RT_MAX_RANK] = {0}, base_ = 0;                            \
     for (int d_ = 0; d_ < (p)->rank; d_++) total_ *= (p)->idims[d_];                   \
     for (int64_t i = 0; i < total_; i++) {                                             \
-      int64_t v_ = wrap_idx(ctx, op, rd_idx(ix, i, (p)->idx_esize), (p)->dim, (p)->axis); \
+      int64_t v_ = wrap_idx(ctx, op, data_read_int(ix, i, (p)->idx_esize), (p)->dim, (p)->axis); \
       if (v_ < 0) return;                                                              \
       int64_t off = base_ + v_ * (p)->dst[(p)->axis];                                  \
       body;                                                                            \
@@ -143,7 +132,7 @@ static inline int64_t nd_offset(rt_ctx *ctx, const mixc_gather_nd_params *p, con
                                 int64_t t, const char *op) {
   int64_t off = 0;
   for (int64_t j = 0; j < p->m; j++) {
-    int64_t v = wrap_idx(ctx, op, rd_idx(ix, t * p->m + j, p->idx_esize), p->dims[j], p->axis0 + (int)j);
+    int64_t v = wrap_idx(ctx, op, data_read_int(ix, t * p->m + j, p->idx_esize), p->dims[j], p->axis0 + (int)j);
     if (v < 0) return -1;
     off += v * p->dstr[j];
   }

@@ -28,17 +28,6 @@
 
 #include "moe.h"
 
-static inline float moe_act(int act, float x) {
-  switch (act) {
-  case MIXC_MOE_GELU_ERF: return x * (1.0f + erff(x / 1.41421354f)) * 0.5f;
-  case MIXC_MOE_GELU_TANH:
-    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-  case MIXC_MOE_RELU: return x > 0 ? x : 0;
-  case MIXC_MOE_SILU: return x / (1.0f + expf(-x));
-  default: return x;
-  }
-}
-
 /* Sorts the row indices `a` (n of them) by (score, index) ascending. */
 static void moe_sort_rows(const float *score, int32_t *a, int32_t *tmp, int64_t n) {
   for (int64_t w = 1; w < n; w *= 2) {
@@ -185,7 +174,7 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
           const float *w = w1 + i * h;
           for (int64_t j = 0; j < h; j++) hq[j] += xi * w[j];
         }
-        for (int64_t j = 0; j < h; j++) hq[j] = moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
+        for (int64_t j = 0; j < h; j++) hq[j] = mixc_moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
       }
       for (int64_t q = 0; q < nr; q++) {
         const float *hq = hid + q * h;

@@ -10,6 +10,8 @@
 #ifndef MIXC_KERNELS_MOE_H
 #define MIXC_KERNELS_MOE_H
 
+#include <math.h>
+
 #include "kernel.h"
 
 /* activation codes (attribute `activation` of mixc.moe) */
@@ -52,6 +54,18 @@ static inline int64_t mixc_moe_scratch_bytes(int64_t rows, int64_t d, int64_t h,
   int64_t w = mixc_moe_w16(E) + 2 * rk + 4 * r + mixc_moe_w16(E + 1) + 2 * rk +
               mixc_moe_w16(MIXC_MOE_RB * h) + mixc_moe_w16(d);
   return 4 * w;
+}
+
+/* An expert's activation, shared by mixc.moe and mixc.soft_moe kernels. */
+static inline float mixc_moe_act(int act, float x) {
+  switch (act) {
+  case MIXC_MOE_GELU_ERF: return x * (1.0f + erff(x / 1.41421354f)) * 0.5f;
+  case MIXC_MOE_GELU_TANH:
+    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+  case MIXC_MOE_RELU: return x > 0 ? x : 0;
+  case MIXC_MOE_SILU: return x / (1.0f + expf(-x));
+  default: return x;
+  }
 }
 
 #endif

@@ -20,17 +20,6 @@
 
 #include "moe_soft.h"
 
-static inline float soft_act(int act, float x) {
-  switch (act) {
-  case MIXC_MOE_GELU_ERF: return x * (1.0f + erff(x / 1.41421354f)) * 0.5f;
-  case MIXC_MOE_GELU_TANH:
-    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-  case MIXC_MOE_RELU: return x > 0 ? x : 0;
-  case MIXC_MOE_SILU: return x / (1.0f + expf(-x));
-  default: return x;
-  }
-}
-
 void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   (void)ctx;
   const mixc_moe_soft_params *p = params;
@@ -115,7 +104,7 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
           const float *w = w1 + i * h;
           for (int64_t j = 0; j < h; j++) hq[j] += si * w[j];
         }
-        for (int64_t j = 0; j < h; j++) hq[j] = soft_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
+        for (int64_t j = 0; j < h; j++) hq[j] = mixc_moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
         float *yq = ys + q * d;
         for (int64_t j = 0; j < d; j++) yq[j] = 0.0f;
         for (int64_t i = 0; i < h; i++) {
