@@ -523,11 +523,10 @@ typedef struct router_rec {
   int depth;
 } router_rec;
 
-static int stamp_counter = 1 << 20;
 
 /* Tries every candidate end, last first. Raises the first full match (returns
  * true) unless `recs` is given: then only records the failures per router. */
-static bool raise_one(ir_ctx *cx, router_rec *recs, int nrecs) {
+static bool raise_one(ir_ctx *cx, int *stamp, router_rec *recs, int nrecs) {
   ir_graph *g = cx->g;
   moe_match *m = ir_alloc(cx->scratch, sizeof *m);
   for (int i = g->nnodes - 1; i >= 0; i--) {
@@ -536,7 +535,7 @@ static bool raise_one(ir_ctx *cx, router_rec *recs, int nrecs) {
     for (size_t s = 0; s < sizeof styles / sizeof *styles; s++) {
       memset(m, 0, sizeof *m);
       m->cx = cx;
-      m->stamp = ++stamp_counter;
+      m->stamp = ++*stamp;
       m->end = end;
       m->out = end->out[0];
       bool ok = styles[s](m, end) && moe_check_closed(m);
@@ -560,8 +559,9 @@ bool pass_raise_moe(ir_ctx *cx) {
   ir_graph *g = cx->g;
   pass_dce(cx);
   for (int i = 0; i < g->nnodes; i++) g->nodes[i]->id = 0;
+  int stamp = 1 << 28; /* node ids are scratch: above any index another pass may leave */
   bool changed = false;
-  while (raise_one(cx, NULL, 0)) {
+  while (raise_one(cx, &stamp, NULL, 0)) {
     changed = true;
     pass_dce(cx);
   }
@@ -578,7 +578,7 @@ bool pass_raise_moe(ir_ctx *cx) {
   for (int i = 0; i < g->nnodes; i++)
     if (g->nodes[i]->op == IR_OP_TopK && moe_def(g->nodes[i]->in[0], IR_OP_Softmax))
       recs[nrecs++] = (router_rec){g->nodes[i], NULL, NULL, 0};
-  raise_one(cx, recs, nrecs);
+  raise_one(cx, &stamp, recs, nrecs);
   for (int r = 0; r < nrecs; r++) {
     if (recs[r].why)
       ir_warning(cx->d, recs[r].fail_node,

@@ -337,9 +337,8 @@ typedef struct soft_rec {
   int depth;
 } soft_rec;
 
-static int soft_stamp = 1 << 28;
 
-static bool raise_one(ir_ctx *cx, soft_rec *recs, int nrecs) {
+static bool raise_one(ir_ctx *cx, int *stamp, soft_rec *recs, int nrecs) {
   ir_graph *g = cx->g;
   moe_match *m = ir_alloc(cx->scratch, sizeof *m);
   soft_fit f;
@@ -349,7 +348,7 @@ static bool raise_one(ir_ctx *cx, soft_rec *recs, int nrecs) {
     memset(m, 0, sizeof *m);
     memset(&f, 0, sizeof f);
     m->cx = cx;
-    m->stamp = ++soft_stamp;
+    m->stamp = ++*stamp;
     m->end = end;
     m->out = end->out[0];
     bool ok = match_soft(m, end, &f) && moe_check_closed(m);
@@ -388,7 +387,8 @@ bool pass_raise_soft_moe(ir_ctx *cx) {
   ir_graph *g = cx->g;
   pass_dce(cx);
   for (int i = 0; i < g->nnodes; i++) g->nodes[i]->id = 0;
-  while (raise_one(cx, NULL, 0)) pass_dce(cx);
+  int stamp = 1 << 28; /* node ids are scratch: above any index another pass may leave */
+  while (raise_one(cx, &stamp, NULL, 0)) pass_dce(cx);
   /* near misses: every logits tensor with both softmaxes still here */
   int nrecs = 0;
   ir_node *first;
@@ -405,7 +405,7 @@ bool pass_raise_soft_moe(ir_ctx *cx) {
         firsts[nrecs] = first;
         recs[nrecs++] = (soft_rec){g->nodes[i]->out[j], NULL, NULL, 0};
       }
-  raise_one(cx, recs, nrecs);
+  raise_one(cx, &stamp, recs, nrecs);
   for (int r = 0; r < nrecs; r++) {
     if (recs[r].why)
       ir_warning(cx->d, recs[r].fail_node,
