@@ -2,8 +2,11 @@
  * LLVM IR text, a shared library plus header, or a standalone executable (the
  * object, a main that calls rt_harness_main, and libmixc_rt.a).
  *
- * Weights are private constant globals in the object (read-only data). The
- * object needs only libc and libm; the executable also needs libmixc_rt.a,
+ * Weights are private constant globals in the object (read-only data), or,
+ * with be_emit_opts.weights_file, bytes of OUT.weights that the object maps at
+ * load time (<prefix>_load_weights, runtime/weights.c). An object with
+ * embedded weights needs only libc and libm; one with a weights file also
+ * needs libmixc_rt.a (rt_weights_map), which shared libraries then include; the executable also needs libmixc_rt.a,
  * found next to the running binary (or in ../lib), else in the build
  * directory (MIXC_RT_LIB_DIR), or wherever $MIXC_RT_LIB says. Shared libraries
  * and executables are linked by the system C compiler: $CC if it names a
@@ -71,7 +74,7 @@ static void write_tensor_info(FILE *f, ir_arena *a, const char *up, const char *
 }
 
 static bool write_header(const be_program *p, const char *path, const char *prefix,
-                         const char *binary, ir_diags *d) {
+                         const char *binary, const char *wfile, ir_diags *d) {
   ir_arena *a = ir_arena_new();
   char *up = ir_strdup(a, prefix);
   for (char *c = up; *c; c++)
@@ -98,6 +101,17 @@ static bool write_header(const be_program *p, const char *path, const char *pref
   fprintf(f, "struct rt_model_desc; /* runtime/rt.h */\n");
   fprintf(f, "extern const struct rt_model_desc %s_desc;\n", prefix);
   fprintf(f, "int %s_run(void *const *inputs, void *const *outputs);\n\n", prefix);
+  if (wfile) {
+    fprintf(f,
+            "/* The weights are not in the object: they are in %s (written next to it by\n"
+            " * mixc). Call %s_load_weights(path) once before %s_run: it maps the file\n"
+            " * read-only and checks it belongs to this model; it returns 0, or -1 with\n"
+            " * the reason in %s_weights_error(). Until it succeeds, %s_run returns 1.\n"
+            " * The object calls rt_weights_map: link with mixc's libmixc_rt.a. */\n",
+            comment_safe(a, wfile), prefix, prefix, prefix, prefix);
+    fprintf(f, "int %s_load_weights(const char *path);\n", prefix);
+    fprintf(f, "const char *%s_weights_error(void);\n\n", prefix);
+  }
   fprintf(f, "#define %s_NUM_INPUTS %d\n", up, p->ninputs);
   fprintf(f, "#define %s_NUM_OUTPUTS %d\n", up, p->noutputs);
   fprintf(f, "#define %s_ARENA_SIZE %lluu\n\n", up, (unsigned long long)p->arena_size);
@@ -191,14 +205,64 @@ static char *temp_object(ir_arena *a, const char *out, ir_diags *d) {
   return t;
 }
 
+/* Writes OUT.weights (layout in rt.h) for the offsets from
+ * be_llvm_weights_layout; sets *hash. */
+static bool write_weights(const be_program *p, const char *path, const uint64_t *offsets,
+                          uint64_t total, uint64_t *hash, ir_diags *d) {
+  static const unsigned char zeros[64];
+  uint64_t h = RT_WEIGHTS_HASH_SEED, count = 0;
+  for (int k = 0; k < p->nconsts; k++) {
+    if (offsets[k] == UINT64_MAX) continue;
+    const ir_tensor *t = p->consts[k];
+    uint64_t n = t->nbytes, whole = n & ~(uint64_t)7, padded = (n + 63) & ~(uint64_t)63;
+    unsigned char tail[8] = {0};
+    memcpy(tail, (const unsigned char *)t->data + whole, (size_t)(n - whole));
+    h = rt_weights_hash(h, t->data, whole);
+    if (n > whole) h = rt_weights_hash(h, tail, 8);
+    for (uint64_t z = (n + 7) & ~(uint64_t)7; z < padded; z += 8) h = rt_weights_hash(h, zeros, 8);
+    count++;
+  }
+  *hash = h;
+  unsigned char hdr[RT_WEIGHTS_HEADER] = {0};
+  memcpy(hdr, RT_WEIGHTS_MAGIC, 8);
+  uint64_t fields[3] = {count, total, h};
+  for (int i = 0; i < 3; i++)
+    for (int k = 0; k < 8; k++) hdr[8 + 8 * i + k] = (unsigned char)(fields[i] >> (8 * k));
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    diag(d, "cannot write %s: %s", path, strerror(errno));
+    return false;
+  }
+  bool ok = fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr;
+  for (int k = 0; ok && k < p->nconsts; k++) {
+    if (offsets[k] == UINT64_MAX) continue;
+    const ir_tensor *t = p->consts[k];
+    size_t pad = (size_t)(((t->nbytes + 63) & ~(uint64_t)63) - t->nbytes);
+    ok = fwrite(t->data, 1, t->nbytes, f) == t->nbytes && fwrite(zeros, 1, pad, f) == pad;
+  }
+  if (fclose(f) || !ok) {
+    diag(d, "cannot write %s: %s", path, strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 bool be_emit(const be_program *p, const char *out_path, be_emit_kind kind, const char *prefix,
              ir_diags *d) {
+  be_emit_opts o = {.prefix = prefix};
+  return be_emit_ex(p, out_path, kind, &o, d);
+}
+
+bool be_emit_ex(const be_program *p, const char *out_path, be_emit_kind kind,
+                const be_emit_opts *eo, ir_diags *d) {
+  const char *prefix = eo->prefix;
   if (!prefix || !*prefix) prefix = "mixc_model";
   if (!be_llvm_check_prefix(prefix, d)) return false;
   int errors = d->nerrors;
   ir_arena *a = ir_arena_new();
   char *rt_lib = NULL;
-  if (kind == BE_EMIT_EXE && !(rt_lib = find_rt_lib(a, d))) {
+  bool wfile = eo->weights_file;
+  if ((kind == BE_EMIT_EXE || (kind == BE_EMIT_LIB && wfile)) && !(rt_lib = find_rt_lib(a, d))) {
     ir_arena_free(a);
     return false;
   }
@@ -207,17 +271,29 @@ bool be_emit(const be_program *p, const char *out_path, be_emit_kind kind, const
     ir_arena_free(a);
     return false;
   }
-  LLVMContextRef c = LLVMContextCreate();
   be_llvm_opts o = {.jit = false, .prefix = prefix, .emit_desc = true,
                     .emit_main = kind == BE_EMIT_EXE};
-  LLVMModuleRef m = be_llvm_compile(c, p, &o, tm, NULL, d);
-  bool ok = m != NULL;
+  const char *wbase = NULL;
+  bool ok = true;
+  if (wfile) {
+    /* OUT.weights first: the object records its size and hash. */
+    uint64_t *offsets = ir_alloc(a, sizeof *offsets * (size_t)(p->nconsts + 1));
+    o.weights_bytes = be_llvm_weights_layout(p, offsets);
+    o.weight_offsets = offsets;
+    char *wpath = ir_sprintf(a, "%s.weights", out_path);
+    const char *slash = strrchr(wpath, '/');
+    o.weights_file = wbase = slash ? slash + 1 : wpath;
+    ok = write_weights(p, wpath, offsets, o.weights_bytes, &o.weights_hash, d);
+  }
+  LLVMContextRef c = LLVMContextCreate();
+  LLVMModuleRef m = ok ? be_llvm_compile(c, p, &o, tm, NULL, d) : NULL;
+  ok = m != NULL;
   be_llvm_catch_diags(c, d);
   if (ok) {
     switch (kind) {
     case BE_EMIT_OBJ:
       ok = emit_file(tm, m, out_path, LLVMObjectFile, d) &&
-           write_header(p, header_path(a, out_path), prefix, out_path, d);
+           write_header(p, header_path(a, out_path), prefix, out_path, wbase, d);
       break;
     case BE_EMIT_ASM: ok = emit_file(tm, m, out_path, LLVMAssemblyFile, d); break;
     case BE_EMIT_LLVM: {
@@ -234,8 +310,9 @@ bool be_emit(const be_program *p, const char *out_path, be_emit_kind kind, const
       char *obj = temp_object(a, out_path, d);
       ok = obj && emit_file(tm, m, obj, LLVMObjectFile, d);
       if (ok && kind == BE_EMIT_LIB) {
-        char *argv[] = {(char *)c_compiler(), "-o", (char *)out_path, "-shared", obj, "-lm", NULL};
-        ok = run_tool(argv, d) && write_header(p, header_path(a, out_path), prefix, out_path, d);
+        char *argv[] = {(char *)c_compiler(), "-o", (char *)out_path, "-shared", obj,
+                        rt_lib ? rt_lib : "-lm", "-lm", NULL};
+        ok = run_tool(argv, d) && write_header(p, header_path(a, out_path), prefix, out_path, wbase, d);
       } else if (ok) {
         char *argv[64] = {(char *)c_compiler(), "-o", (char *)out_path, obj, rt_lib};
         int n = 5;

@@ -93,5 +93,17 @@ typedef enum { BE_EMIT_OBJ, BE_EMIT_ASM, BE_EMIT_LLVM, BE_EMIT_LIB, BE_EMIT_EXE 
  * the harness main. `prefix` names the exported symbols (default "mixc_model"). */
 bool be_emit(const be_program *p, const char *out_path, be_emit_kind kind, const char *prefix,
              ir_diags *d);
+/* be_emit with options. weights_file: write every constant to OUT.weights
+ * (format in runtime/rt.h) instead of embedding it; the object then exports
+ * <prefix>_load_weights(path) and <prefix>_weights_error(), calls
+ * rt_weights_map (libmixc_rt.a, linked into executables and shared
+ * libraries), and its descriptor names the file so that the harness maps it
+ * from next to the executable. */
+typedef struct be_emit_opts {
+  const char *prefix;        /* NULL: "mixc_model" */
+  bool weights_file;
+} be_emit_opts;
+bool be_emit_ex(const be_program *p, const char *out_path, be_emit_kind kind,
+                const be_emit_opts *o, ir_diags *d);
 
 #endif

@@ -17,7 +17,11 @@
  *       of equal shape share one, which keeps compile time proportional to the
  *       number of distinct layers rather than calls;
  *   AOT only: @<prefix>_desc (rt_model_desc), i32 @<prefix>_run(inputs,
- *       outputs), and for executables i32 @main(argc, argv).
+ *       outputs), and for executables i32 @main(argc, argv);
+ *   AOT with a weights file: i32 @<prefix>_load_weights(ptr path) and
+ *       ptr @<prefix>_weights_error(); the entry then loads the mapped base
+ *       once, fails (rt_fail) when it is still NULL, and addresses each
+ *       weight as base + offset.
  *
  * Requires: a program from be_lower. Every kernel it names is in kernels.def
  * and in the embedded bitcode (a missing one is MIXC_BUG). */
@@ -34,7 +38,20 @@ typedef struct be_llvm_opts {
   const char *prefix;    /* exported symbols: <prefix>_entry, _desc, _run */
   bool emit_desc;        /* define <prefix>_desc and <prefix>_run (AOT) */
   bool emit_main;        /* define main() calling rt_harness_main (executables) */
+  /* AOT with --weights=file: no weight bytes in the object. Constant k lives
+   * at <weights base> + weight_offsets[k] (be_llvm_weights_layout); the base is
+   * set by <prefix>_load_weights(path), which calls rt_weights_map with
+   * weights_bytes and weights_hash. weights_file (a base name) goes into the
+   * descriptor. NULL weights_file: weights are embedded. */
+  const char *weights_file;
+  const uint64_t *weight_offsets;
+  uint64_t weights_bytes, weights_hash;
 } be_llvm_opts;
+
+/* The weights-file layout of p: offsets[k] for every constant (64-byte
+ * aligned; UINT64_MAX for empty or string constants, which are not stored);
+ * returns the payload size (a multiple of 64). offsets has p->nconsts slots. */
+uint64_t be_llvm_weights_layout(const be_program *p, uint64_t *offsets);
 
 /* Wall-clock milliseconds of each step, for `--time` style reports and tests. */
 typedef struct be_llvm_times {

@@ -32,7 +32,23 @@ typedef struct mb {
   LLVMTypeRef spec_ty;   /* void (ptr ctx, ptr bufs) */
   LLVMTypeRef entry_ty;  /* i32 (ptr ctx, ptr inputs, ptr outputs, ptr arena) */
   LLVMValueRef *consts;  /* address of each constant, built on first use */
+  LLVMValueRef wbase_g;  /* weights file: the global holding the mapped payload */
+  LLVMValueRef wbase;    /* weights file: its value, loaded at the top of entry */
 } mb;
+
+uint64_t be_llvm_weights_layout(const be_program *p, uint64_t *offsets) {
+  uint64_t off = 0;
+  for (int k = 0; k < p->nconsts; k++) {
+    const ir_tensor *t = p->consts[k];
+    if (!t->nbytes || t->dtype == IR_STRING || !t->data) {
+      offsets[k] = UINT64_MAX;
+      continue;
+    }
+    offsets[k] = off;
+    off = (off + t->nbytes + 63) & ~(uint64_t)63;
+  }
+  return off;
+}
 
 const char *be_llvm_sym(ir_arena *a, const char *prefix, const char *suffix) {
   return ir_sprintf(a, "%s_%s", prefix, suffix);
@@ -70,6 +86,8 @@ static LLVMValueRef bytes_global(mb *b, const char *name, const void *data, size
   return g;
 }
 
+static LLVMValueRef byte_gep(mb *b, LLVMValueRef base, uint64_t off, const char *name);
+
 static LLVMValueRef const_addr(mb *b, int k) {
   if (k < 0 || k >= b->p->nconsts) MIXC_BUG("constant %d out of range", k);
   if (b->consts[k]) return b->consts[k];
@@ -86,6 +104,11 @@ static LLVMValueRef const_addr(mb *b, int k) {
     v = LLVMConstPointerNull(b->ptr);
   } else if (!t->nbytes) {
     v = LLVMConstPointerNull(b->ptr);
+  } else if (b->o->weights_file) {
+    /* An instruction, so not cached: each use is in the block being built. */
+    uint64_t off = b->o->weight_offsets[k];
+    if (off == UINT64_MAX) MIXC_BUG("constant %d has no place in the weights file", k);
+    return byte_gep(b, b->wbase, off, "");
   } else {
     v = bytes_global(b, ir_sprintf(b->a, "w.%d", k), t->data, t->nbytes, 64, false);
   }
@@ -207,6 +230,26 @@ static LLVMValueRef build_entry(mb *b) {
   LLVMSetAlignment(bufs, 16);
   LLVMValueRef callp = ctx_field(b, ctx, offsetof(rt_ctx, call));
   LLVMValueRef statusp = ctx_field(b, ctx, offsetof(rt_ctx, status));
+  if (b->o->weights_file && !b->o->jit) {
+    /* No weights mapped yet: fail with a message instead of crashing. */
+    b->wbase = LLVMBuildLoad2(b->b, b->ptr, b->wbase_g, "weights");
+    LLVMBasicBlockRef nowts = LLVMAppendBasicBlockInContext(b->c, fn, "no_weights");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(b->c, fn, "");
+    LLVMMoveBasicBlockBefore(nowts, done);
+    LLVMMoveBasicBlockBefore(next, nowts);
+    LLVMBuildCondBr(b->b, LLVMBuildIsNull(b->b, b->wbase, ""), nowts, next);
+    LLVMPositionBuilderAtEnd(b->b, nowts);
+    LLVMTypeRef fail_ty = LLVMFunctionType(b->vd, (LLVMTypeRef[]){b->ptr, b->ptr}, 2, 1);
+    LLVMValueRef fail = LLVMGetNamedFunction(b->m, "rt_fail");
+    if (!fail) fail = LLVMAddFunction(b->m, "rt_fail", fail_ty);
+    const char *msg = ir_sprintf(b->a, "weights not loaded: call %s_load_weights(\"%s\") first",
+                                 b->o->prefix, b->o->weights_file);
+    LLVMValueRef fargs[2] = {ctx, bytes_global(b, "weights.msg", msg, strlen(msg), 1, true)};
+    LLVMBuildCall2(b->b, fail_ty, fail, fargs, 2, "");
+    LLVMBuildBr(b->b, done);
+    bb = next;
+    LLVMPositionBuilderAtEnd(b->b, bb);
+  }
   for (int i = 0; i < p->ncalls; i++) {
     const be_call *call = &p->calls[i];
     LLVMValueRef sfn = spec_fn(b, specs, &nspecs, call);
@@ -277,16 +320,21 @@ static LLVMValueRef build_desc(mb *b, LLVMValueRef entry) {
   check_offset(b, tdesc_ty, 3, offsetof(rt_tensor_desc, dims), "rt_tensor_desc");
   check_offset(b, tdesc_ty, 4, offsetof(rt_tensor_desc, nbytes), "rt_tensor_desc");
   if (LLVMABISizeOfType(b->td, tdesc_ty) != sizeof(rt_tensor_desc)) MIXC_BUG("rt_tensor_desc size");
-  LLVMTypeRef mf[7] = {b->i32, b->i32, b->i32, b->ptr, b->ptr, b->i64, b->ptr};
+  LLVMTypeRef mf[10] = {b->i32, b->i32, b->i32, b->ptr, b->ptr, b->i64, b->ptr,
+                        b->ptr, b->ptr, b->ptr};
   LLVMTypeRef mdesc_ty = LLVMStructCreateNamed(b->c, "rt_model_desc");
-  LLVMStructSetBody(mdesc_ty, mf, 7, 0);
+  LLVMStructSetBody(mdesc_ty, mf, 10, 0);
   check_offset(b, mdesc_ty, 3, offsetof(rt_model_desc, inputs), "rt_model_desc");
   check_offset(b, mdesc_ty, 5, offsetof(rt_model_desc, arena_size), "rt_model_desc");
   check_offset(b, mdesc_ty, 6, offsetof(rt_model_desc, entry), "rt_model_desc");
+  check_offset(b, mdesc_ty, 7, offsetof(rt_model_desc, weights_file), "rt_model_desc");
+  check_offset(b, mdesc_ty, 9, offsetof(rt_model_desc, weights_error), "rt_model_desc");
   if (LLVMABISizeOfType(b->td, mdesc_ty) != sizeof(rt_model_desc)) MIXC_BUG("rt_model_desc size");
 
   const be_program *p = b->p;
-  LLVMValueRef f[7] = {
+  const char *wf = b->o->weights_file;
+  LLVMValueRef null = LLVMConstPointerNull(b->ptr);
+  LLVMValueRef f[10] = {
       LLVMConstInt(b->i32, RT_ABI_VERSION, 0),
       LLVMConstInt(b->i32, (uint64_t)p->ninputs, 0),
       LLVMConstInt(b->i32, (uint64_t)p->noutputs, 0),
@@ -294,9 +342,12 @@ static LLVMValueRef build_desc(mb *b, LLVMValueRef entry) {
       tensor_descs(b, tdesc_ty, p->outputs, p->noutputs, "outputs"),
       LLVMConstInt(b->i64, p->arena_size, 0),
       entry,
+      wf ? bytes_global(b, "weights.file", wf, strlen(wf), 1, true) : null,
+      wf ? LLVMGetNamedFunction(b->m, be_llvm_sym(b->a, b->o->prefix, "load_weights")) : null,
+      wf ? LLVMGetNamedFunction(b->m, be_llvm_sym(b->a, b->o->prefix, "weights_error")) : null,
   };
   LLVMValueRef g = LLVMAddGlobal(b->m, mdesc_ty, be_llvm_sym(b->a, b->o->prefix, "desc"));
-  LLVMSetInitializer(g, LLVMConstNamedStruct(mdesc_ty, f, 7));
+  LLVMSetInitializer(g, LLVMConstNamedStruct(mdesc_ty, f, 10));
   LLVMSetGlobalConstant(g, 1);
   LLVMSetAlignment(g, 8);
   return g;
@@ -338,6 +389,50 @@ static void build_run(mb *b, LLVMValueRef entry) {
   LLVMBuildRet(b->b, st);
 }
 
+/* The weights file's globals and functions:
+ *   int <prefix>_load_weights(const char *path): rt_weights_map with this
+ *       model's count, size and hash; on success the entry's base is set;
+ *   const char *<prefix>_weights_error(void): the last failure's reason. */
+static void build_weights(mb *b) {
+  b->wbase_g = LLVMAddGlobal(b->m, b->ptr, "weights.base");
+  LLVMSetInitializer(b->wbase_g, LLVMConstPointerNull(b->ptr));
+  LLVMSetLinkage(b->wbase_g, LLVMInternalLinkage);
+  LLVMSetAlignment(b->wbase_g, 8);
+  if (!b->o->emit_desc) return;
+  enum { ERRLEN = 512 };
+  LLVMTypeRef err_ty = LLVMArrayType2(b->i8, ERRLEN);
+  LLVMValueRef err = LLVMAddGlobal(b->m, err_ty, "weights.err");
+  LLVMSetInitializer(err, LLVMConstNull(err_ty));
+  LLVMSetLinkage(err, LLVMInternalLinkage);
+
+  uint64_t count = 0;
+  for (int k = 0; k < b->p->nconsts; k++) count += b->o->weight_offsets[k] != UINT64_MAX;
+  LLVMTypeRef map_ty = LLVMFunctionType(
+      b->i32, (LLVMTypeRef[]){b->ptr, b->i64, b->i64, b->i64, b->ptr, b->ptr, b->i64}, 7, 0);
+  LLVMTypeRef load_ty = LLVMFunctionType(b->i32, (LLVMTypeRef[]){b->ptr}, 1, 0);
+  LLVMValueRef fn = LLVMAddFunction(b->m, be_llvm_sym(b->a, b->o->prefix, "load_weights"), load_ty);
+  LLVMPositionBuilderAtEnd(b->b, LLVMAppendBasicBlockInContext(b->c, fn, "entry"));
+  LLVMValueRef slot = LLVMBuildAlloca(b->b, b->ptr, "payload");
+  LLVMValueRef args[7] = {LLVMGetParam(fn, 0), LLVMConstInt(b->i64, count, 0),
+                          LLVMConstInt(b->i64, b->o->weights_bytes, 0),
+                          LLVMConstInt(b->i64, b->o->weights_hash, 0), slot, err,
+                          LLVMConstInt(b->i64, ERRLEN, 0)};
+  LLVMValueRef rc = LLVMBuildCall2(b->b, map_ty, declare(b, "rt_weights_map", map_ty), args, 7, "rc");
+  LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(b->c, fn, "ok");
+  LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(b->c, fn, "bad");
+  LLVMBuildCondBr(b->b, LLVMBuildICmp(b->b, LLVMIntEQ, rc, LLVMConstInt(b->i32, 0, 0), ""), ok, bad);
+  LLVMPositionBuilderAtEnd(b->b, ok);
+  LLVMBuildStore(b->b, LLVMBuildLoad2(b->b, b->ptr, slot, ""), b->wbase_g);
+  LLVMBuildRet(b->b, rc);
+  LLVMPositionBuilderAtEnd(b->b, bad);
+  LLVMBuildRet(b->b, LLVMConstInt(b->i32, (uint64_t)-1, 1));
+
+  LLVMTypeRef errf_ty = LLVMFunctionType(b->ptr, NULL, 0, 0);
+  LLVMValueRef ef = LLVMAddFunction(b->m, be_llvm_sym(b->a, b->o->prefix, "weights_error"), errf_ty);
+  LLVMPositionBuilderAtEnd(b->b, LLVMAppendBasicBlockInContext(b->c, ef, "entry"));
+  LLVMBuildRet(b->b, err);
+}
+
 /* int main(int argc, char **argv) { return rt_harness_main(argc, argv, &<prefix>_desc); } */
 static void build_main(mb *b, LLVMValueRef desc) {
   LLVMTypeRef main_ty = LLVMFunctionType(b->i32, (LLVMTypeRef[]){b->i32, b->ptr}, 2, 0);
@@ -375,6 +470,7 @@ LLVMModuleRef be_llvm_build(LLVMContextRef c, const be_program *p, const be_llvm
   b.entry_ty = LLVMFunctionType(b.i32, cp, 4, 0);
   b.consts = ir_alloc(b.a, sizeof *b.consts * (size_t)(p->nconsts + 1));
 
+  if (o->weights_file && !o->jit) build_weights(&b);
   LLVMValueRef entry = build_entry(&b);
   if (o->emit_desc) {
     LLVMValueRef desc = build_desc(&b, entry);

@@ -133,7 +133,8 @@ static bool exported(const char *name, const be_llvm_opts *o) {
   size_t n = strlen(o->prefix);
   if (!strncmp(name, o->prefix, n) && name[n] == '_' &&
       (!strcmp(name + n + 1, "entry") || !strcmp(name + n + 1, "desc") ||
-       !strcmp(name + n + 1, "run")))
+       !strcmp(name + n + 1, "run") || !strcmp(name + n + 1, "load_weights") ||
+       !strcmp(name + n + 1, "weights_error")))
     return true;
   return o->emit_main && !strcmp(name, "main");
 }

@@ -23,18 +23,9 @@
 /* ---- diagnostics ----------------------------------------------------------------- */
 static void diagv(fe_imp *im, ir_severity sev, const fe_loc *loc, int input, const char *fmt,
                   va_list ap) {
-  va_list ap2;
-  va_copy(ap2, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap2);
-  va_end(ap2);
-  char *msg = malloc((size_t)(n > 0 ? n : 0) + 1);
-  if (!msg) MIXC_BUG("out of memory");
-  vsnprintf(msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
-  if (loc && loc->node)
-    ir_diag_add(im->d, sev, loc->node, loc->op, loc->index, input, "%s", msg);
-  else
-    ir_diag_add(im->d, sev, NULL, NULL, -1, input, "%s", msg);
-  free(msg);
+  bool at_node = loc && loc->node;
+  ir_diag_addv(im->d, sev, at_node ? loc->node : NULL, at_node ? loc->op : NULL,
+               at_node ? loc->index : -1, input, fmt, ap);
 }
 
 void fe_error(fe_imp *im, const fe_loc *loc, int input, const char *fmt, ...) {

@@ -115,7 +115,7 @@ void ir_diags_free(ir_diags *d) {
   free(d);
 }
 
-static void diag_addv(ir_diags *d, ir_severity sev, const char *node, const char *op, int index,
+void ir_diag_addv(ir_diags *d, ir_severity sev, const char *node, const char *op, int index,
                       int input, const char *fmt, va_list ap) {
   if (!d) return;
   int limit = d->limit ? d->limit : 1000;
@@ -141,16 +141,16 @@ void ir_diag_add(ir_diags *d, ir_severity sev, const char *node, const char *op,
                  int input, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  diag_addv(d, sev, node, op, index, input, fmt, ap);
+  ir_diag_addv(d, sev, node, op, index, input, fmt, ap);
   va_end(ap);
 }
 
 static void node_diagv(ir_diags *d, ir_severity sev, const ir_node *n, int input, const char *fmt,
                        va_list ap) {
   if (n)
-    diag_addv(d, sev, n->name, ir_op_fullname(n->op), n->index, input, fmt, ap);
+    ir_diag_addv(d, sev, n->name, ir_op_fullname(n->op), n->index, input, fmt, ap);
   else
-    diag_addv(d, sev, NULL, NULL, -1, input, fmt, ap);
+    ir_diag_addv(d, sev, NULL, NULL, -1, input, fmt, ap);
 }
 
 void ir_error(ir_diags *d, const ir_node *n, const char *fmt, ...) {

@@ -57,6 +57,8 @@ void ir_diags_free(ir_diags *d);
 struct ir_node;
 void ir_diag_add(ir_diags *d, ir_severity sev, const char *node, const char *op, int index,
                  int input, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+void ir_diag_addv(ir_diags *d, ir_severity sev, const char *node, const char *op, int index,
+                  int input, const char *fmt, va_list ap);
 /* Shorthands that take the location from a node (n may be NULL). */
 void ir_error(ir_diags *d, const struct ir_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

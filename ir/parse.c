@@ -893,6 +893,25 @@ static const char *arity(int lo, int hi, char buf[48]) {
   return buf;
 }
 
+
+/* An int32 number after a keyword (node index, opset): `what` names it in
+ * errors. */
+static bool int32_after(P *ps, const char *expect, const char *what, int *out) {
+  num x;
+  int64_t v;
+  if (!at_number(ps)) {
+    expected(ps, expect);
+    return false;
+  }
+  if (!number(ps, &x) || !to_i64(ps, &x, &v)) return false;
+  if (v < INT32_MIN || v > INT32_MAX) {
+    ERR_AT(ps, x.at, "%s %s is out of range", what, x.s);
+    return false;
+  }
+  *out = (int)v;
+  return true;
+}
+
 /* OUTS = Op(INS) {ATTRS} @name #index opset N */
 static bool node_stmt(P *ps) {
   outdef *outs = NULL;
@@ -992,34 +1011,9 @@ static bool node_stmt(P *ps) {
     if (!name(ps, "node name")) goto done;
     n->name = ir_strndup(ps->g->arena, ps->str, ps->slen);
   }
-  if (lit(ps, '#')) {
-    num x;
-    int64_t v;
-    if (!at_number(ps)) {
-      expected(ps, "a node index after '#'");
-      goto done;
-    }
-    if (!number(ps, &x) || !to_i64(ps, &x, &v)) goto done;
-    if (v < INT32_MIN || v > INT32_MAX) {
-      ERR_AT(ps, x.at, "node index %s is out of range", x.s);
-      goto done;
-    }
-    n->index = (int)v;
-  }
-  if (kw(ps, "opset")) {
-    num x;
-    int64_t v;
-    if (!at_number(ps)) {
-      expected(ps, "an opset version");
-      goto done;
-    }
-    if (!number(ps, &x) || !to_i64(ps, &x, &v)) goto done;
-    if (v < INT32_MIN || v > INT32_MAX) {
-      ERR_AT(ps, x.at, "opset %s is out of range", x.s);
-      goto done;
-    }
-    n->opset = (int)v;
-  }
+  if (lit(ps, '#') && !int32_after(ps, "a node index after '#'", "node index", &n->index))
+    goto done;
+  if (kw(ps, "opset") && !int32_after(ps, "an opset version", "opset", &n->opset)) goto done;
   if (!end_line(ps)) goto done;
   for (size_t i = 0; i < nout; i++) {
     if (!outs[i].name) continue;

@@ -4,6 +4,11 @@
  * function, writes one .npy per output, and optionally times more runs.
  *
  *   PROG --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]
+ *        [--weights FILE]
+ *
+ * A model compiled with --weights=file maps its weights first: FILE, or by
+ * default the file named in the descriptor next to the executable
+ * (/proc/self/exe); a missing or mismatched file is bad input (exit 1).
  *
  * Exit codes: 0 ok; 1 bad input (a missing, unknown, unreadable or mismatched
  * input, a run-time data error, an unwritable output); 2 usage (unknown flag,
@@ -20,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rt.h"
 #include "tensor_io.h"
@@ -39,6 +45,8 @@ static const char usage_text[] =
     "  --threads N        worker threads (N >= 1)\n"
     "  --bench N          after the first run, time N more and print\n"
     "                     'median_ms=X min_ms=Y runs=N' as the last line\n"
+    "  --weights FILE     the weights file, for models compiled with --weights=file\n"
+    "                     (default: the one mixc wrote, next to this executable)\n"
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
 
 static void print_io(FILE *f, const char *what, int n, const rt_tensor_desc *t) {
@@ -54,6 +62,8 @@ static const char *check_desc(const rt_model_desc *m) {
   if (!m) return "no model descriptor";
   if (m->abi_version != RT_ABI_VERSION) return "model descriptor has a different ABI version";
   if (!m->entry) return "model descriptor has no entry function";
+  if (m->weights_file && (!m->load_weights || !m->weights_error))
+    return "model descriptor names a weights file but no loader";
   if (m->ninputs < 0 || m->noutputs < 0 || (m->ninputs && !m->inputs) || (m->noutputs && !m->outputs))
     return "model descriptor has bad input/output lists";
   for (int k = 0; k < 2; k++) {
@@ -198,6 +208,36 @@ static int write_outputs(harness *h, const char *dir) {
   return rc;
 }
 
+/* Maps the model's weights file: path, else desc->weights_file next to the
+ * executable. Nonzero after printing why. */
+static int load_weights(const char *prog, const rt_model_desc *m, const char *path) {
+  char *def = NULL;
+  if (!path) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+      fprintf(stderr, "%s: cannot locate this executable to find %s; pass --weights FILE\n", prog,
+              m->weights_file);
+      return 1;
+    }
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    size_t len = strlen(self) + strlen(m->weights_file) + 2;
+    if (!(def = malloc(len))) return 1;
+    snprintf(def, len, "%s/%s", slash ? self : ".", m->weights_file);
+    path = def;
+  }
+  int rc = m->load_weights(path);
+  if (rc) {
+    const char *why = m->weights_error();
+    fprintf(stderr, "%s: cannot load weights: %s\n", prog, why && *why ? why : path);
+    if (def) fprintf(stderr, "%s: (pass --weights FILE to use another file)\n", prog);
+  }
+  free(def);
+  return rc ? 1 : 0;
+}
+
 int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   const char *slash = strrchr(prog, '/');
@@ -210,6 +250,7 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
 
   harness h = {prog, m, NULL, NULL, NULL, NULL, NULL};
   const char *outdir = ".";
+  const char *wpath = NULL;
   long threads = 1, bench = 0;
   const char **inargs = calloc((size_t)argc + 1, sizeof *inargs);
   int ninargs = 0, rc = H_OK;
@@ -226,9 +267,10 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
       free(inargs);
       return H_OK;
     }
-    static const char *const valued[] = {"--input", "--output-dir", "--threads", "--bench"};
+    static const char *const valued[] = {"--input", "--output-dir", "--threads", "--bench",
+                                         "--weights"};
     int which = -1;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
       size_t n = strlen(valued[k]);
       if (!strncmp(a, valued[k], n) && (a[n] == 0 || a[n] == '=')) {
         which = k;
@@ -269,6 +311,16 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
         rc = H_USAGE;
       }
       break;
+    case 4:
+      if (!m->weights_file) {
+        fprintf(stderr, "%s: --weights: this model's weights are built in\n", prog);
+        rc = H_USAGE;
+      } else if (!*val) {
+        fprintf(stderr, "%s: --weights is empty\n", prog);
+        rc = H_USAGE;
+      }
+      wpath = val;
+      break;
     default:
       fprintf(stderr, "%s: %s '%s'\n", prog, a[0] == '-' ? "unknown option" : "unexpected argument", a);
       rc = H_USAGE;
@@ -280,6 +332,10 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
     return rc;
   }
   (void)threads; /* the thread pool comes later; rt_ctx.pool stays NULL */
+  if (m->weights_file && load_weights(prog, m, wpath)) {
+    free(inargs);
+    return H_BAD_INPUT;
+  }
 
   /* ---- inputs: match names, then read and check ---- */
   h.files = calloc((size_t)m->ninputs + 1, sizeof *h.files);

@@ -37,9 +37,39 @@ typedef struct rt_model_desc {
   const rt_tensor_desc *outputs;
   uint64_t arena_size;
   rt_entry_fn entry;
+  /* Weights in a separate file (`mixc compile --weights=file`); all NULL when
+   * the object embeds them. weights_file is the file's base name recorded at
+   * compile time (the harness looks for it next to the executable);
+   * load_weights maps and checks it (0, or -1 with weights_error() saying why)
+   * and must succeed before entry runs (entry fails otherwise). */
+  const char *weights_file;
+  int (*load_weights)(const char *path);
+  const char *(*weights_error)(void);
 } rt_model_desc;
 
-#define RT_ABI_VERSION 1
+#define RT_ABI_VERSION 2
+
+/* ---- weights files (weights.c) ------------------------------------------------ */
+/* Layout: a 64-byte header, then the payload: every constant at a 64-byte
+ * aligned offset, zero padded to a multiple of 64. Header fields are little
+ * endian: magic "MIXCWTS1", u64 count (constants), u64 payload bytes, u64 hash
+ * of the payload (rt_weights_hash), zeros. The object records count, size
+ * and hash, so a truncated, corrupted or other model's file is refused. */
+#define RT_WEIGHTS_MAGIC "MIXCWTS1"
+#define RT_WEIGHTS_HEADER 64
+
+/* FNV-1a 64 over the payload taken as little-endian 64-bit words, streamed:
+ * start from RT_WEIGHTS_HASH_SEED and feed whole words (n is a multiple of 8;
+ * a trailing partial word is ignored). */
+#define RT_WEIGHTS_HASH_SEED 1469598103934665603ull
+uint64_t rt_weights_hash(uint64_t h, const void *data, uint64_t n);
+
+/* Maps path read-only and checks its header, size and hash against what the
+ * object expects. Returns 0 with *payload set (the mapping lives until the
+ * process exits), or -1 with a one-line reason in err. Never crashes on
+ * malformed files. */
+int rt_weights_map(const char *path, uint64_t count, uint64_t payload_bytes, uint64_t hash,
+                   const void **payload, char *err, size_t errlen);
 
 /* ---- tensor files: .npy and ONNX TensorProto .pb ----------------------------- */
 typedef struct rt_tensor {

@@ -5,7 +5,7 @@
  *
  *   mixc run MODEL --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N] [--interp]
  *   mixc compile MODEL -o OUT [--emit=exe|obj|lib|llvm|asm] [--shape NAME=1x3x224x224 ...]
- *                             [--prefix NAME]
+ *                             [--prefix NAME] [--weights=embed|file]
  *
  * Requires: libmixc. Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal. */
 #include "run.h"
@@ -37,7 +37,7 @@ static const char usage_run[] =
 
 static const char usage_compile[] =
     "usage: mixc compile MODEL -o OUT [--emit=exe|obj|lib|llvm|asm] [--shape NAME=DIMS ...]\n"
-    "                             [--prefix NAME]\n"
+    "                             [--prefix NAME] [--weights=embed|file]\n"
     "\n"
     "Compiles MODEL ahead of time.\n"
     "  -o OUT            the output file\n"
@@ -47,6 +47,10 @@ static const char usage_compile[] =
     "  --shape NAME=DIMS the shape of input NAME, e.g. x=1x3x224x224 ('x=' for a scalar);\n"
     "                    binds its symbolic dims\n"
     "  --prefix NAME     symbol prefix: the object exports NAME_desc (default mixc_model)\n"
+    "  --weights=MODE    embed (default): weights are in the output; file: they go to\n"
+    "                    OUT.weights, mapped at load time (executables find it next to\n"
+    "                    themselves or take --weights FILE; objects and libraries export\n"
+    "                    NAME_load_weights(path), to call before NAME_run)\n"
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
 
 static int usage_error(const char *cmd, const char *usage, const char *fmt, const char *arg) {
@@ -220,13 +224,14 @@ static bool is_ident(const char *s) {
 }
 
 int cmd_compile(int argc, char **argv) {
-  const char *model = NULL, *out = NULL, *emit = "exe", *prefix = "mixc_model";
+  const char *model = NULL, *out = NULL, *emit = "exe", *prefix = "mixc_model",
+             *weights = "embed";
   api_input_shape *shapes = calloc((size_t)argc + 1, sizeof *shapes);
   int64_t(*dims)[RT_DESC_MAX_RANK] = calloc((size_t)argc + 1, sizeof *dims);
   char **names = calloc((size_t)argc + 1, sizeof *names);
   int nshapes = 0, rc = EXIT_OK;
   if (!shapes || !dims || !names) rc = EXIT_INTERNAL;
-  static const char *const valued[] = {"-o", "--emit", "--shape", "--prefix"};
+  static const char *const valued[] = {"-o", "--emit", "--shape", "--prefix", "--weights"};
   for (int i = 0; i < argc && rc == EXIT_OK; i++) {
     const char *a = argv[i], *v = NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -234,7 +239,7 @@ int cmd_compile(int argc, char **argv) {
       rc = -1;
       break;
     }
-    int which = take_value(argc, argv, &i, valued, 4, &v);
+    int which = take_value(argc, argv, &i, valued, 5, &v);
     if (which >= 0 && !v) {
       rc = usage_error("compile", usage_compile, "%s needs a value", a);
     } else if (which == 0) {
@@ -243,6 +248,8 @@ int cmd_compile(int argc, char **argv) {
       emit = v;
     } else if (which == 3) {
       prefix = v;
+    } else if (which == 4) {
+      weights = v;
     } else if (which == 2) {
       const char *eq = strrchr(v, '=');
       int rank;
@@ -270,6 +277,8 @@ int cmd_compile(int argc, char **argv) {
     if (!strcmp(emit, kinds[k])) kind = k;
   if (rc == EXIT_OK && kind < 0)
     rc = usage_error("compile", usage_compile, "unknown --emit kind '%s' (exe, obj, lib, llvm or asm)", emit);
+  if (rc == EXIT_OK && strcmp(weights, "embed") && strcmp(weights, "file"))
+    rc = usage_error("compile", usage_compile, "unknown --weights mode '%s' (embed or file)", weights);
   if (rc == EXIT_OK && !is_ident(prefix))
     rc = usage_error("compile", usage_compile, "--prefix '%s' is not a C identifier", prefix);
   if (rc == EXIT_OK && !model) rc = usage_error("compile", usage_compile, "%s", "missing MODEL");
@@ -285,7 +294,8 @@ int cmd_compile(int argc, char **argv) {
     static const be_emit_kind ekinds[] = {BE_EMIT_EXE, BE_EMIT_OBJ, BE_EMIT_LIB, BE_EMIT_LLVM,
                                           BE_EMIT_ASM};
     ir_diags *d = ir_diags_new();
-    bool ok = be_emit(api_model_program(m), out, ekinds[kind], prefix, d);
+    be_emit_opts eo = {.prefix = prefix, .weights_file = !strcmp(weights, "file")};
+    bool ok = be_emit_ex(api_model_program(m), out, ekinds[kind], &eo, d);
     if (d->head) {
       fprintf(stderr, "mixc compile: %s\n", model);
       ir_diags_print(d, stderr);

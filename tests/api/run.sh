@@ -2,7 +2,8 @@
 # api/run.sh MIXC OUTDIR [JIT_EXAMPLE] - `mixc run` and `mixc compile` beyond
 # what models/test_run.sh checks (every tiny model, JIT/interp/AOT): .pb
 # inputs, --bench, every --emit kind, --shape, the documented exit codes
-# (0 ok, 1 bad input, 2 usage) with messages naming the input, and the C API
+# (0 ok, 1 bad input, 2 usage) with messages naming the input, --weights=file
+# (exe, moved exe, bad weights files, object + C program), and the C API
 # example (examples/jit_example.c) when its path is given.
 set -u
 MIXC=$1; TMP=$2; EXAMPLE=${3:-}; mkdir -p "$TMP"; export TMP
@@ -59,6 +60,66 @@ expect_exit 2 "compile: no -o" "$MIXC" compile "$M"
 expect_exit 2 "compile: bad --emit" "$MIXC" compile "$M" -o "$TMP/x" --emit=wasm
 expect_exit 2 "compile: bad --shape" "$MIXC" compile "$M" -o "$TMP/x" --shape input=2y3
 expect_exit 2 "compile: bad --prefix" "$MIXC" compile "$M" -o "$TMP/x" --prefix 9x
+
+# --weights=file: OUT.weights next to the output, mapped at load and checked
+WD=$TINY/sparse_mlp_masked
+WIN=(--input "input=$WD/input_0.npy")
+wcmp() { $PY "$HERE/../models/compare.py" "$1/logits.npy" "$WD/output_0.npy" --rtol 1e-3 --atol 1e-4 >/dev/null 2>&1; }
+rm -rf "$TMP/w"; mkdir -p "$TMP/w/moved"
+expect_exit 0 "compile --weights=embed" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/embed"
+expect_exit 0 "compile --weights=file" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/file" --weights=file
+expect_exit 2 "compile: bad --weights" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/x" --weights=mmap
+[ -s "$TMP/w/file.weights" ] && head -c 8 "$TMP/w/file.weights" | grep -q MIXCWTS1 && ok || bad "--weights=file writes OUT.weights"
+es=$(stat -c %s "$TMP/w/embed"); fs=$(stat -c %s "$TMP/w/file"); ws=$(stat -c %s "$TMP/w/file.weights")
+[ $((es - fs)) -ge $((ws * 3 / 4)) ] && ok || bad "weights-file exe ($fs B) is not smaller than embed ($es B) by ~the weights ($ws B)"
+expect_exit 0 "weights-file exe runs" "$TMP/w/file" "${WIN[@]}" --output-dir "$TMP/w/o1"
+wcmp "$TMP/w/o1" && ok || bad "weights-file exe: outputs differ"
+cp "$TMP/w/file" "$TMP/w/moved/m"
+expect_exit 1 "moved exe without its weights" "$TMP/w/moved/m" "${WIN[@]}" --output-dir "$TMP/w/o2"
+grep -q "cannot load weights: cannot open weights file .*moved/file.weights" "$TMP/err" && ok || bad "missing weights file is named"
+expect_exit 0 "moved exe with --weights" "$TMP/w/moved/m" "${WIN[@]}" --output-dir "$TMP/w/o2" --weights "$TMP/w/file.weights"
+wcmp "$TMP/w/o2" && ok || bad "moved exe: outputs differ"
+head -c 1000 "$TMP/w/file.weights" >"$TMP/w/trunc"
+expect_exit 1 "truncated weights" "$TMP/w/file" "${WIN[@]}" --weights "$TMP/w/trunc"
+grep -q "truncated" "$TMP/err" && ok || bad "truncated weights: message"
+cp "$TMP/w/file.weights" "$TMP/w/corrupt"; printf '\125' | dd of="$TMP/w/corrupt" bs=1 seek=700 conv=notrunc 2>/dev/null
+expect_exit 1 "corrupted weights" "$TMP/w/file" "${WIN[@]}" --weights "$TMP/w/corrupt"
+grep -q "corrupted" "$TMP/err" && ok || bad "corrupted weights: message"
+expect_exit 0 "compile another model --weights=file" "$MIXC" compile "$TINY/sparse_mlp_onehot/model.onnx" -o "$TMP/w/other" --weights=file
+expect_exit 1 "another model's weights" "$TMP/w/file" "${WIN[@]}" --weights "$TMP/w/other.weights"
+grep -q "belongs to another model" "$TMP/err" && ok || bad "other model's weights: message"
+expect_exit 1 "not a weights file" "$TMP/w/file" "${WIN[@]}" --weights "$WD/model.onnx"
+grep -q "not a mixc weights file" "$TMP/err" && ok || bad "not a weights file: message"
+expect_exit 2 "--weights on an embedded model" "$TMP/w/embed" "${WIN[@]}" --weights "$TMP/w/file.weights"
+# obj + header + a C program that loads the weights, then runs
+expect_exit 0 "compile --emit=obj --weights=file" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/wm.o" --emit=obj --prefix wm --weights=file
+grep -q "wm_load_weights" "$TMP/w/wm.h" && ok || bad "header declares wm_load_weights"
+cat >"$TMP/w/main.c" <<'EOC'
+#include <stdio.h>
+#include <string.h>
+#include "wm.h"
+#include "runtime/rt.h"
+int main(int argc, char **argv) {
+  rt_tensor in, out = {WM_OUTPUT0_DTYPE, WM_OUTPUT0_RANK, WM_OUTPUT0_DIMS, 0, WM_OUTPUT0_NBYTES};
+  char err[256];
+  static float y[WM_OUTPUT0_NBYTES / 4];
+  out.data = y;
+  if (rt_tensor_read(argv[2], &in, err, sizeof err)) return 9;
+  void *ins[1] = {in.data}, *outs[1] = {y};
+  if (wm_run(ins, outs) != 1) return 8;                 /* weights not loaded yet */
+  if (wm_load_weights("/nonexistent.weights") != -1 || !strstr(wm_weights_error(), "cannot open")) return 7;
+  if (wm_load_weights(argv[1])) { fprintf(stderr, "%s\n", wm_weights_error()); return 6; }
+  if (wm_run(ins, outs)) return 5;
+  return rt_tensor_write_npy(argv[3], &out, err, sizeof err) ? 4 : 0;
+}
+EOC
+RTLIB=$(dirname "$MIXC")/libmixc_rt.a
+if cc -I"$TMP/w" -I"$HERE/../.." -o "$TMP/w/main" "$TMP/w/main.c" "$TMP/w/wm.o" "$RTLIB" -lm 2>"$TMP/err"; then ok; else bad "linking the weights-file object"; cat "$TMP/err"; fi
+mkdir -p "$TMP/w/o3"
+expect_exit 0 "C program loads the weights, then runs" "$TMP/w/main" "$TMP/w/wm.o.weights" "$WD/input_0.npy" "$TMP/w/o3/logits.npy"
+wcmp "$TMP/w/o3" && ok || bad "weights-file object: outputs differ"
+expect_exit 0 "compile --emit=lib --weights=file" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/libwm.so" --emit=lib --prefix wm --weights=file
+nm -D "$TMP/w/libwm.so" | grep -q " T wm_load_weights" && ok || bad "library exports wm_load_weights"
 
 if [ -n "$EXAMPLE" ]; then
   expect_exit 0 "jit_example" "$EXAMPLE" "$M"
