@@ -8,6 +8,7 @@
  * one call (a copy call when the output is an input or a constant). */
 #include "lower.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,29 @@ static int index_of(ir_value *const *list, int n, const ir_value *v) {
   return -1;
 }
 
+/* The memory a run takes besides the weights is the planned arena plus the
+ * input and output buffers; a model (or a bad one) may plan more than the
+ * machine has. MIXC_MAX_ARENA_BYTES (bytes, default 16 GiB) caps that sum;
+ * over the cap is a diagnostic, not an allocation failure (or an OOM kill)
+ * at run time. */
+#define MIXC_DEFAULT_MAX_ARENA_BYTES ((unsigned long long)16 << 30)
+static void check_arena_limit(ir_ctx *cx, size_t planned) {
+  unsigned long long limit = MIXC_DEFAULT_MAX_ARENA_BYTES;
+  const char *env = getenv("MIXC_MAX_ARENA_BYTES");
+  if (env && *env) {
+    char *end;
+    unsigned long long v = strtoull(env, &end, 10);
+    if (*end == 0 && env[0] != '-') limit = v;
+    else
+      ir_diag_add(cx->d, IR_WARNING, NULL, NULL, -1, -1,
+                  "MIXC_MAX_ARENA_BYTES='%s' is not a byte count; using %llu", env, limit);
+  }
+  if ((unsigned long long)planned > limit)
+    ir_diag_add(cx->d, IR_ERROR, NULL, NULL, -1, -1,
+                "planned memory %llu bytes exceeds the limit %llu (MIXC_MAX_ARENA_BYTES)",
+                (unsigned long long)planned, limit);
+}
+
 be_program *be_lower(ir_ctx *cx) {
   ir_graph *g = cx->g;
   int errors = cx->d->nerrors;
@@ -226,6 +250,13 @@ be_program *be_lower(ir_ctx *cx) {
   if (!sorted) MIXC_BUG("out of memory");
   memcpy(sorted, iv, sizeof *iv * (size_t)niv);
   p->arena_size = plan_arena(sorted, niv);
+  /* The run needs the arena plus the input and output buffers. */
+  size_t planned = p->arena_size;
+  for (int i = 0; i < p->ninputs + p->noutputs; i++) {
+    size_t nb = i < p->ninputs ? p->inputs[i].nbytes : p->outputs[i - p->ninputs].nbytes;
+    planned = planned > SIZE_MAX - nb ? SIZE_MAX : planned + nb;
+  }
+  check_arena_limit(cx, planned);
   for (int i = 0; i < niv; i++) iv[sorted[i].v->id].offset = sorted[i].offset;
   free(sorted);
 

@@ -11,6 +11,8 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libpthreadpool-dev
   libcunit1-dev
+  # hardening: the libFuzzer target (tests/fuzz/run.sh)
+  libfuzzer-19-dev libclang-rt-19-dev
   zlib1g-dev libzstd-dev libedit-dev libffi-dev libxml2-dev libncurses-dev
   # tests and reference outputs
   python3 python3-onnx python3-torch python3-numpy libopenblas0-pthread
