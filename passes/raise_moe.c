@@ -515,18 +515,20 @@ static bool is_candidate(const ir_node *n) {
          n->op == IR_OP_Einsum;
 }
 
-/* A routing TopK not yet raised, with the deepest failure seen for it. */
-typedef struct router_rec {
-  ir_node *topk;
-  ir_node *fail_node;
-  const char *why;
-  int depth;
-} router_rec;
+void moe_note_miss(moe_near_miss *recs, int nrecs, const void *key, const moe_match *m,
+                   ir_node *end) {
+  for (int r = 0; key && r < nrecs; r++)
+    if (recs[r].key == key && m->nnodes > recs[r].depth) {
+      recs[r].depth = m->nnodes;
+      recs[r].fail_node = m->fail_node ? m->fail_node : end;
+      recs[r].why = m->why ? m->why : "the pattern did not match";
+    }
+}
 
 
 /* Tries every candidate end, last first. Raises the first full match (returns
  * true) unless `recs` is given: then only records the failures per router. */
-static bool raise_one(ir_ctx *cx, int *stamp, router_rec *recs, int nrecs) {
+static bool raise_one(ir_ctx *cx, int *stamp, moe_near_miss *recs, int nrecs) {
   ir_graph *g = cx->g;
   moe_match *m = ir_alloc(cx->scratch, sizeof *m);
   for (int i = g->nnodes - 1; i >= 0; i--) {
@@ -543,13 +545,7 @@ static bool raise_one(ir_ctx *cx, int *stamp, router_rec *recs, int nrecs) {
         build(m);
         return true;
       }
-      if (!ok && m->topk && recs)
-        for (int r = 0; r < nrecs; r++)
-          if (recs[r].topk == m->topk && m->nnodes > recs[r].depth) {
-            recs[r].depth = m->nnodes;
-            recs[r].fail_node = m->fail_node ? m->fail_node : end;
-            recs[r].why = m->why ? m->why : "the pattern did not match";
-          }
+      if (!ok && recs) moe_note_miss(recs, nrecs, m->topk, m, end);
     }
   }
   return false;
@@ -573,19 +569,20 @@ bool pass_raise_moe(ir_ctx *cx) {
   for (int i = 0; i < g->nnodes; i++)
     nrecs += g->nodes[i]->op == IR_OP_TopK && moe_def(g->nodes[i]->in[0], IR_OP_Softmax);
   if (!nrecs) return true;
-  router_rec *recs = ir_alloc(cx->scratch, sizeof *recs * (size_t)nrecs);
+  moe_near_miss *recs = ir_alloc(cx->scratch, sizeof *recs * (size_t)nrecs);
   nrecs = 0;
   for (int i = 0; i < g->nnodes; i++)
     if (g->nodes[i]->op == IR_OP_TopK && moe_def(g->nodes[i]->in[0], IR_OP_Softmax))
-      recs[nrecs++] = (router_rec){g->nodes[i], NULL, NULL, 0};
+      recs[nrecs++] = (moe_near_miss){g->nodes[i], NULL, NULL, 0};
   raise_one(cx, &stamp, recs, nrecs);
   for (int r = 0; r < nrecs; r++) {
+    const ir_node *topk = recs[r].key;
     if (recs[r].why)
       ir_warning(cx->d, recs[r].fail_node,
-                 "MoE routing at TopK \"%s\" was not fused: %s; it runs unfused",
-                 recs[r].topk->name, recs[r].why);
+                 "MoE routing at TopK \"%s\" was not fused: %s; it runs unfused", topk->name,
+                 recs[r].why);
     else
-      ir_warning(cx->d, recs[r].topk,
+      ir_warning(cx->d, topk,
                  "this TopK over a Softmax looks like MoE routing, but no supported combine "
                  "(ScatterElements-add loop, sum of gated experts, one-hot Einsum, per-image "
                  "gated sum) uses it; "

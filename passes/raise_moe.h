@@ -70,6 +70,19 @@ bool moe_static_dims(const ir_value *v, int rank, const int64_t *dims); /* dims[
 /* raise_moe.c */
 /* Nothing of the matched set but m->out is used outside it or is a graph output. */
 bool moe_check_closed(moe_match *m);
+/* A routing site not yet raised (key: its TopK node, or a Soft MoE logits
+ * value), with the deepest failed match seen for it: that node and why are
+ * what the near-miss warning reports. */
+typedef struct moe_near_miss {
+  const void *key;
+  ir_node *fail_node;
+  const char *why;
+  int depth;
+} moe_near_miss;
+/* Records a failed match m (which ended at `end`) against the site `key`,
+ * when it got deeper than what was recorded before. */
+void moe_note_miss(moe_near_miss *recs, int nrecs, const void *key, const moe_match *m,
+                   ir_node *end);
 bool moe_match_router(moe_match *m, ir_node *topk);
 bool moe_match_importance(moe_match *m, ir_value *keep);
 /* xin NULL: any input, left in m->mlp_in */

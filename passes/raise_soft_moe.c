@@ -329,16 +329,10 @@ static void build(moe_match *m, soft_fit *f) {
   if (!ir_infer_node(m->cx, n)) MIXC_BUG("mixc.soft_moe built from a verified match does not infer");
 }
 
-/* A logits tensor with Softmaxes over axes 1 and 2, not yet raised. */
-typedef struct soft_rec {
-  ir_value *logits;
-  ir_node *fail_node;
-  const char *why;
-  int depth;
-} soft_rec;
 
 
-static bool raise_one(ir_ctx *cx, int *stamp, soft_rec *recs, int nrecs) {
+/* Near misses are keyed by the logits value that has both Softmaxes. */
+static bool raise_one(ir_ctx *cx, int *stamp, moe_near_miss *recs, int nrecs) {
   ir_graph *g = cx->g;
   moe_match *m = ir_alloc(cx->scratch, sizeof *m);
   soft_fit f;
@@ -356,13 +350,7 @@ static bool raise_one(ir_ctx *cx, int *stamp, soft_rec *recs, int nrecs) {
       build(m, &f);
       return true;
     }
-    if (!ok && recs && f.logits)
-      for (int r = 0; r < nrecs; r++)
-        if (recs[r].logits == f.logits && m->nnodes > recs[r].depth) {
-          recs[r].depth = m->nnodes;
-          recs[r].fail_node = m->fail_node ? m->fail_node : end;
-          recs[r].why = m->why ? m->why : "the pattern did not match";
-        }
+    if (!ok && recs) moe_note_miss(recs, nrecs, f.logits, m, end);
   }
   return false;
 }
@@ -396,26 +384,27 @@ bool pass_raise_soft_moe(ir_ctx *cx) {
     for (int j = 0; j < g->nodes[i]->nout; j++)
       if (g->nodes[i]->out[j] && two_softmaxes(g, g->nodes[i]->out[j], &first)) nrecs++;
   if (!nrecs) return true;
-  soft_rec *recs = ir_alloc(cx->scratch, sizeof *recs * (size_t)nrecs);
+  moe_near_miss *recs = ir_alloc(cx->scratch, sizeof *recs * (size_t)nrecs);
   ir_node **firsts = ir_alloc(cx->scratch, sizeof *firsts * (size_t)nrecs);
   nrecs = 0;
   for (int i = 0; i < g->nnodes; i++)
     for (int j = 0; j < g->nodes[i]->nout; j++)
       if (g->nodes[i]->out[j] && two_softmaxes(g, g->nodes[i]->out[j], &first)) {
         firsts[nrecs] = first;
-        recs[nrecs++] = (soft_rec){g->nodes[i]->out[j], NULL, NULL, 0};
+        recs[nrecs++] = (moe_near_miss){g->nodes[i]->out[j], NULL, NULL, 0};
       }
   raise_one(cx, &stamp, recs, nrecs);
   for (int r = 0; r < nrecs; r++) {
+    const ir_value *logits = recs[r].key;
     if (recs[r].why)
       ir_warning(cx->d, recs[r].fail_node,
                  "Soft MoE with logits \"%s\" was not fused: %s; it runs unfused",
-                 recs[r].logits->name, recs[r].why);
+                 logits->name, recs[r].why);
     else
       ir_warning(cx->d, firsts[r],
                  "Softmaxes over tokens and slots of \"%s\" look like Soft MoE, but no "
                  "combine Einsum bms,bsd->bmd uses them; it runs unfused",
-                 recs[r].logits->name);
+                 logits->name);
   }
   return true;
 }
