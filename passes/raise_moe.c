@@ -492,17 +492,7 @@ static void build(moe_match *m) {
   a->s = m->group > 1 ? "image" : "row";
   a->slen = strlen(a->s);
   if (m->group > 1) ir_attr_add(g, n, "group", IR_ATTR_INT)->i = m->group;
-  /* output 0 is the old output value, so its uses need no rewriting */
-  ir_value *y = m->out;
-  y->def = n;
-  y->def_index = 0;
-  n->out[0] = y;
-  n->out[1] = ir_value_new(g, ir_sprintf(g->arena, "%s.scratch", y->name), (ir_type){IR_U8, -1, NULL});
-  n->out[1]->def = n;
-  n->out[1]->def_index = 1;
-  for (int i = 0; i < g->nnodes; i++)
-    if (g->nodes[i] == m->end) g->nodes[i] = n; /* the old end node is gone */
-  if (!ir_infer_node(m->cx, n)) MIXC_BUG("mixc.moe built from a verified match does not infer");
+  moe_install(m, n);
 }
 
 /* ---- the driver --------------------------------------------------------------- */
@@ -513,6 +503,22 @@ static const combine_fn styles[] = {moe_match_combine_loop, moe_match_combine_ma
 static bool is_candidate(const ir_node *n) {
   return n->op == IR_OP_ScatterElements || n->op == IR_OP_Add || n->op == IR_OP_Sum ||
          n->op == IR_OP_Einsum;
+}
+
+void moe_install(moe_match *m, ir_node *n) {
+  ir_graph *g = m->cx->g;
+  /* output 0 is the old output value, so its uses need no rewriting */
+  ir_value *y = m->out;
+  y->def = n;
+  y->def_index = 0;
+  n->out[0] = y;
+  n->out[1] = ir_value_new(g, ir_sprintf(g->arena, "%s.scratch", y->name), (ir_type){IR_U8, -1, NULL});
+  n->out[1]->def = n;
+  n->out[1]->def_index = 1;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i] == m->end) g->nodes[i] = n; /* the old end node is gone */
+  if (!ir_infer_node(m->cx, n))
+    MIXC_BUG("%s built from a verified match does not infer", ir_op_fullname(n->op));
 }
 
 void moe_note_miss(moe_near_miss *recs, int nrecs, const void *key, const moe_match *m,

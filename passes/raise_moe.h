@@ -70,6 +70,10 @@ bool moe_static_dims(const ir_value *v, int rank, const int64_t *dims); /* dims[
 /* raise_moe.c */
 /* Nothing of the matched set but m->out is used outside it or is a graph output. */
 bool moe_check_closed(moe_match *m);
+/* Puts the fused node n (inputs and attributes set) in place of the match:
+ * its output 0 becomes m->out (so uses need no rewriting), output 1 a new
+ * u8 scratch value, and n takes the matched end node's place in the order. */
+void moe_install(moe_match *m, ir_node *n);
 /* A routing site not yet raised (key: its TopK node, or a Soft MoE logits
  * value), with the deepest failed match seen for it: that node and why are
  * what the near-miss warning reports. */

@@ -317,16 +317,7 @@ static void build(moe_match *m, soft_fit *f) {
   a->s = ir_strdup(g->arena, f->act);
   a->slen = strlen(f->act);
   ir_attr_add(g, n, "epsilon", IR_ATTR_FLOAT)->f = (float)f->eps;
-  ir_value *y = m->out;
-  y->def = n;
-  y->def_index = 0;
-  n->out[0] = y;
-  n->out[1] = ir_value_new(g, ir_sprintf(g->arena, "%s.scratch", y->name), (ir_type){IR_U8, -1, NULL});
-  n->out[1]->def = n;
-  n->out[1]->def_index = 1;
-  for (int i = 0; i < g->nnodes; i++)
-    if (g->nodes[i] == m->end) g->nodes[i] = n;
-  if (!ir_infer_node(m->cx, n)) MIXC_BUG("mixc.soft_moe built from a verified match does not infer");
+  moe_install(m, n);
 }
 
 

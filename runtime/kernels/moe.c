@@ -168,22 +168,12 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
         int64_t v = r0 + q;
         const float *x = X + ((int64_t)l_row[v / G] * G + v % G) * d;
         float *hq = hid + q * h;
-        for (int64_t j = 0; j < h; j++) hq[j] = 0.0f;
-        for (int64_t i = 0; i < d; i++) {
-          float xi = x[i];
-          const float *w = w1 + i * h;
-          for (int64_t j = 0; j < h; j++) hq[j] += xi * w[j];
-        }
+        mixc_moe_rowmul(hq, x, w1, d, h);
         for (int64_t j = 0; j < h; j++) hq[j] = mixc_moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
       }
       for (int64_t q = 0; q < nr; q++) {
         const float *hq = hid + q * h;
-        for (int64_t j = 0; j < d; j++) yrow[j] = 0.0f;
-        for (int64_t i = 0; i < h; i++) {
-          float hi = hq[i];
-          const float *w = w2 + i * d;
-          for (int64_t j = 0; j < d; j++) yrow[j] += hi * w[j];
-        }
+        mixc_moe_rowmul(yrow, hq, w2, h, d);
         int64_t v = r0 + q;
         float g = l_w[v / G];
         float *y = Y + ((int64_t)l_row[v / G] * G + v % G) * d;

@@ -68,4 +68,17 @@ static inline float mixc_moe_act(int act, float x) {
   }
 }
 
+/* y[0..n) = x[0..k) . w, with w a k x n row-major matrix: the expert MLPs'
+ * row-times-matrix step, in one fixed summation order (JIT and interpreter
+ * agree bit for bit). */
+static inline void mixc_moe_rowmul(float *y, const float *x, const float *w, int64_t k,
+                                   int64_t n) {
+  for (int64_t j = 0; j < n; j++) y[j] = 0.0f;
+  for (int64_t i = 0; i < k; i++) {
+    float xi = x[i];
+    const float *wi = w + i * n;
+    for (int64_t j = 0; j < n; j++) y[j] += xi * wi[j];
+  }
+}
+
 #endif

@@ -98,20 +98,10 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
       for (int64_t q = e * P; q < (e + 1) * P; q++) {
         const float *sq = slots + q * d;
         float *hq = hid + q * h;
-        for (int64_t j = 0; j < h; j++) hq[j] = 0.0f;
-        for (int64_t i = 0; i < d; i++) {
-          float si = sq[i];
-          const float *w = w1 + i * h;
-          for (int64_t j = 0; j < h; j++) hq[j] += si * w[j];
-        }
+        mixc_moe_rowmul(hq, sq, w1, d, h);
         for (int64_t j = 0; j < h; j++) hq[j] = mixc_moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
         float *yq = ys + q * d;
-        for (int64_t j = 0; j < d; j++) yq[j] = 0.0f;
-        for (int64_t i = 0; i < h; i++) {
-          float hi = hq[i];
-          const float *w = w2 + i * d;
-          for (int64_t j = 0; j < d; j++) yq[j] += hi * w[j];
-        }
+        mixc_moe_rowmul(yq, hq, w2, h, d);
         if (b2)
           for (int64_t j = 0; j < d; j++) yq[j] += b2[j];
       }
@@ -119,13 +109,7 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
     /* 5. combine */
     for (int64_t t = 0; t < m; t++) {
       const float *ct = comb + t * S;
-      float *yt = y + t * d;
-      for (int64_t i = 0; i < d; i++) yt[i] = 0.0f;
-      for (int64_t j = 0; j < S; j++) {
-        float w = ct[j];
-        const float *yj = ys + j * d;
-        for (int64_t i = 0; i < d; i++) yt[i] += w * yj[i];
-      }
+      mixc_moe_rowmul(y + t * d, ct, ys, S, d);
     }
   }
 }
