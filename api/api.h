@@ -55,7 +55,9 @@ mixc_status api_compile(const char *path, const void *data, size_t size,
 ir_graph *api_load_model_memory(const void *data, size_t size, ir_diags *d);
 /* The lowered program (weights stay owned by the model). */
 const be_program *api_model_program(const mixc_model *m);
-/* The descriptor rt_harness_main runs; NULL for a lower_only model. For an
+/* The descriptor rt_harness_main runs, with the call table (rt_call_info:
+ * node names for run-time errors, profiles and routing statistics); NULL for
+ * a lower_only model. For an
  * interpreted model the entry is a trampoline that runs the program of the
  * model most recently passed to api_model_desc on the calling thread, so the
  * descriptor is for the driver's one-model-per-thread use. */

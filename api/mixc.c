@@ -8,7 +8,9 @@
  * sessions on different threads share it; each session owns its arena.
  *
  * Models run with the JIT (backend/jit.c) unless mixc_options.interpret asks
- * for the reference interpreter (be_interp_run). */
+ * for the reference interpreter (be_interp_run). Each session owns a thread
+ * pool (runtime/pool.c) and, when asked, a profile and MoE routing counters
+ * (runtime/profile.c), all handed to the entry function in its rt_ctx. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +26,7 @@
 #define MIXC_VERSION "0.0.0"
 #endif
 
-#define MAX_THREADS 4096
+#define MAX_THREADS RT_MAX_THREADS
 
 /* ---- errors ----------------------------------------------------------------- */
 static _Thread_local char last_error[8192];
@@ -91,11 +93,15 @@ struct mixc_model {
   be_program *p;
   bool interp;                 /* run with be_interp_run */
   be_jit *jit;                 /* NULL when interpreted */
-  const rt_model_desc *desc;   /* the JIT's, or &interp_desc */
+  const rt_model_desc *desc;   /* &jit_desc or &interp_desc */
   rt_model_desc interp_desc;
+  rt_model_desc jit_desc;      /* the JIT's, with the call table added */
   rt_tensor_desc *rt_in, *rt_out;
   mixc_tensor_info *in_info, *out_info;
-  int threads;
+  rt_call_info *calls;         /* per call: node name, op, kernel, MoE shape */
+  int *moe_calls;              /* the call index of each routed MoE layer */
+  int nmoe;
+  int threads;                 /* per session; 0: rt_default_threads() */
 };
 
 static _Thread_local const be_program *tramp_program;
@@ -116,6 +122,8 @@ void mixc_model_free(mixc_model *m) {
   free(m->rt_out);
   free(m->in_info);
   free(m->out_info);
+  free(m->calls);
+  free(m->moe_calls);
   free(m);
 }
 
@@ -135,7 +143,13 @@ static bool describe(mixc_model *m) {
   m->rt_out = calloc((size_t)p->noutputs + 1, sizeof *m->rt_out);
   m->in_info = calloc((size_t)p->ninputs + 1, sizeof *m->in_info);
   m->out_info = calloc((size_t)p->noutputs + 1, sizeof *m->out_info);
-  if (!m->rt_in || !m->rt_out || !m->in_info || !m->out_info) return false;
+  m->calls = calloc((size_t)p->ncalls + 1, sizeof *m->calls);
+  m->moe_calls = calloc((size_t)p->ncalls + 1, sizeof *m->moe_calls);
+  if (!m->rt_in || !m->rt_out || !m->in_info || !m->out_info || !m->calls || !m->moe_calls)
+    return false;
+  be_call_infos(p, m->calls);
+  for (int i = 0; i < p->ncalls; i++)
+    if (m->calls[i].moe_experts > 0) m->moe_calls[m->nmoe++] = i;
   for (int k = 0; k < 2; k++) {
     int n = k ? p->noutputs : p->ninputs;
     const be_tensor_desc *b = k ? p->outputs : p->inputs;
@@ -157,6 +171,8 @@ static bool describe(mixc_model *m) {
   }
   m->interp_desc = (rt_model_desc){RT_ABI_VERSION, p->ninputs, p->noutputs, m->rt_in,
                                    m->rt_out, p->arena_size, interp_entry};
+  m->interp_desc.ncalls = p->ncalls;
+  m->interp_desc.calls = m->calls;
   return true;
 }
 
@@ -379,7 +395,7 @@ mixc_status api_compile(const char *path, const void *data, size_t size, const a
   m->g = g;
   m->p = p;
   g = NULL;
-  m->threads = o && o->threads ? o->threads : 1;
+  m->threads = o ? o->threads : 0;
   if (!describe(m)) {
     st = MIXC_ERR_OUT_OF_MEMORY;
     goto out;
@@ -393,7 +409,10 @@ mixc_status api_compile(const char *path, const void *data, size_t size, const a
         st = d->nerrors ? MIXC_ERR_INVALID_MODEL : MIXC_ERR_INTERNAL;
         goto out;
       }
-      m->desc = be_jit_desc(m->jit);
+      m->jit_desc = *be_jit_desc(m->jit);
+      m->jit_desc.ncalls = m->p->ncalls;
+      m->jit_desc.calls = m->calls;
+      m->desc = &m->jit_desc;
     }
     if (!m->desc) {
       m->interp = true;
@@ -476,6 +495,10 @@ struct mixc_session {
   void **scratch;         /* per output: session memory for outputs the caller skips */
   void **in, **out;       /* the pointer arrays handed to the entry */
   rt_ctx ctx;
+  rt_pool *pool;          /* NULL: one thread */
+  rt_prof *prof;          /* NULL: not profiling */
+  rt_stats *stats;        /* NULL: no routing statistics */
+  int64_t stats_runs;
 };
 
 static void *alloc64(size_t n) {
@@ -497,6 +520,8 @@ mixc_status mixc_session_create(const mixc_model *m, mixc_session **out) {
     s->scratch = calloc((size_t)m->p->noutputs + 1, sizeof *s->scratch);
     s->in = calloc((size_t)m->p->ninputs + 1, sizeof *s->in);
     s->out = calloc((size_t)m->p->noutputs + 1, sizeof *s->out);
+    /* No pool (too few resources for threads) just means one thread. */
+    s->pool = rt_pool_create(m->threads ? m->threads : rt_default_threads());
   }
   if (!s || !s->arena || !s->scratch || !s->in || !s->out) {
     mixc_session_free(s);
@@ -515,6 +540,9 @@ void mixc_session_free(mixc_session *s) {
   free(s->in);
   free(s->out);
   free(s->arena);
+  rt_pool_free(s->pool);
+  rt_prof_free(s->prof);
+  rt_stats_free(s->stats);
   free(s);
 }
 
@@ -601,17 +629,101 @@ mixc_status mixc_run(mixc_session *s, const mixc_tensor *inputs, size_t num_inpu
   }
 
   memset(&s->ctx, 0, sizeof s->ctx);
+  s->ctx.pool = s->pool;
+  if (s->prof) {
+    rt_prof_begin_run(s->prof);
+    s->ctx.prof = s->prof;
+  }
+  if (s->stats) {
+    s->ctx.stats = rt_stats_table(s->stats);
+    s->stats_runs++;
+  }
   int rc = m->interp ? be_interp_run(p, &s->ctx, s->in, s->out, s->arena)
                      : m->desc->entry(&s->ctx, s->in, s->out, s->arena);
+  if (s->prof) rt_prof_end_run(s->prof);
   if (rc || s->ctx.status) {
     s->ctx.msg[sizeof s->ctx.msg - 1] = 0;
     const char *msg = s->ctx.msg[0] ? s->ctx.msg : "the model reported an error without a message";
     int c = s->ctx.fail_call;
     const ir_node *n = c >= 0 && c < p->ncalls ? p->calls[c].node : NULL;
+    char name[RT_PRINTABLE_MAX];
     if (n)
-      return api_fail(MIXC_ERR_RUNTIME, "run failed at node \"%s\" (%s #%d): %s", n->name,
-                      ir_op_fullname(n->op), n->index, msg);
+      return api_fail(MIXC_ERR_RUNTIME, "run failed at node \"%s\" (%s #%d): %s",
+                      rt_printable(n->name, name, sizeof name), ir_op_fullname(n->op), n->index, msg);
     return api_fail(MIXC_ERR_RUNTIME, "run failed: %s", msg);
   }
+  return MIXC_OK;
+}
+
+/* ---- profiles and routing statistics ------------------------------------------------------ */
+int mixc_model_num_calls(const mixc_model *m) { return m ? m->p->ncalls : -1; }
+int mixc_model_num_moe_layers(const mixc_model *m) { return m ? m->nmoe : -1; }
+
+mixc_status mixc_session_set_profiling(mixc_session *s, int enable) {
+  if (!s) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "session is NULL");
+  rt_prof_free(s->prof);
+  s->prof = NULL;
+  if (enable && !(s->prof = rt_prof_new(s->m->p->ncalls)))
+    return api_fail(MIXC_ERR_OUT_OF_MEMORY, "out of memory for a profile of %d calls",
+                    s->m->p->ncalls);
+  return MIXC_OK;
+}
+
+mixc_status mixc_session_call_profile(const mixc_session *s, int i, mixc_call_profile *out) {
+  if (!s) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "session is NULL");
+  if (!out) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "out is NULL");
+  if (!s->prof)
+    return api_fail(MIXC_ERR_INVALID_ARGUMENT,
+                    "profiling is off for this session; call mixc_session_set_profiling first");
+  int n = s->m->p->ncalls;
+  if (i < 0 || i >= n)
+    return api_fail(MIXC_ERR_INVALID_ARGUMENT, "call index %d out of range [0, %d)", i, n);
+  const rt_call_info *c = &s->m->calls[i];
+  double total = 0;
+  memset(out, 0, sizeof *out);
+  out->node = c->name;
+  out->op = c->op;
+  out->kernel = c->kernel;
+  rt_prof_call(s->prof, i, &out->start_us, &out->dur_us, &out->runs, &total, &out->min_us);
+  out->mean_us = out->runs ? total / (double)out->runs : 0;
+  return MIXC_OK;
+}
+
+mixc_status mixc_session_write_profile(const mixc_session *s, const char *path) {
+  if (!s) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "session is NULL");
+  if (!path) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "path is NULL");
+  if (!s->prof)
+    return api_fail(MIXC_ERR_INVALID_ARGUMENT,
+                    "profiling is off for this session; call mixc_session_set_profiling first");
+  char err[512];
+  if (rt_prof_write_json(s->prof, s->m->calls, path, err, sizeof err))
+    return api_fail(MIXC_ERR_IO, "%s", err);
+  return MIXC_OK;
+}
+
+mixc_status mixc_session_set_moe_stats(mixc_session *s, int enable) {
+  if (!s) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "session is NULL");
+  rt_stats_free(s->stats);
+  s->stats = NULL;
+  s->stats_runs = 0;
+  if (enable && !(s->stats = rt_stats_new(s->m->p->ncalls, s->m->calls)))
+    return api_fail(MIXC_ERR_OUT_OF_MEMORY, "out of memory for routing statistics");
+  return MIXC_OK;
+}
+
+mixc_status mixc_session_moe_stats(const mixc_session *s, int layer, mixc_moe_stats *out) {
+  if (!s) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "session is NULL");
+  if (!out) return api_fail(MIXC_ERR_INVALID_ARGUMENT, "out is NULL");
+  if (!s->stats)
+    return api_fail(MIXC_ERR_INVALID_ARGUMENT, "routing statistics are off for this session; "
+                    "call mixc_session_set_moe_stats first");
+  const mixc_model *m = s->m;
+  if (layer < 0 || layer >= m->nmoe)
+    return api_fail(MIXC_ERR_INVALID_ARGUMENT, "MoE layer %d out of range [0, %d)", layer, m->nmoe);
+  const rt_call_info *c = &m->calls[m->moe_calls[layer]];
+  const int64_t *n = rt_stats_counts(s->stats, m->moe_calls[layer]);
+  if (!n) MIXC_BUG("MoE layer %d has no counters", layer);
+  *out = (mixc_moe_stats){c->name, c->moe_experts, c->moe_k, c->moe_rows, s->stats_runs, n,
+                          n[c->moe_experts], n[c->moe_experts + 1]};
   return MIXC_OK;
 }

@@ -93,9 +93,12 @@ static bool write_header(const be_program *p, const char *path, const char *pref
           " * at the caller's buffers, dense, C order, of the sizes below. It returns 0,\n"
           " * 1 when the model found bad input data at run time (an index out of range),\n"
           " * or -1 when its scratch arena (%s_ARENA_SIZE bytes) cannot be allocated.\n"
-          " * For control over the arena and the error message, include mixc's\n"
-          " * runtime/rt.h and call %s_desc.entry directly. Link with -lm. */\n",
-          comment_safe(a, slash ? slash + 1 : binary), prefix, up, prefix);
+          " * For control over the arena, the error message (ctx.msg, and the failing\n"
+          " * node: %s_desc.calls[ctx.fail_call]), threads, a profile or routing\n"
+          " * statistics, include mixc's runtime/rt.h and call %s_desc.entry directly with\n"
+          " * an rt_ctx whose pool, prof and stats you set (rt_pool_create, rt_prof_new,\n"
+          " * rt_stats_new: link libmixc_rt.a and -lpthread). Link with -lm. */\n",
+          comment_safe(a, slash ? slash + 1 : binary), prefix, up, prefix, prefix);
   fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", up, up);
   fprintf(f, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   fprintf(f, "struct rt_model_desc; /* runtime/rt.h */\n");

@@ -76,8 +76,14 @@ int be_interp_run(const be_program *p, rt_ctx *ctx, void *const *inputs, void *c
 /* Looks up a natively compiled kernel by name (kernels/table.def). */
 rt_kernel_fn be_kernel_lookup(const char *name);
 
-/* ---- LLVM: JIT and ahead-of-time output (llvm*.c, jit.c, aot.c) --------------- */
 #include "runtime/rt.h"
+
+/* What each call runs (interp.c): out[i] for each of the p->ncalls calls, for
+ * descriptors (error messages, profiles, routing statistics). Strings point
+ * into the graph the program was lowered from and into static tables. */
+void be_call_infos(const be_program *p, rt_call_info *out);
+
+/* ---- LLVM: JIT and ahead-of-time output (llvm*.c, jit.c, aot.c) --------------- */
 
 typedef struct be_jit be_jit;
 /* JIT-compiles the program (ORC LLJIT) for the host CPU. NULL with a

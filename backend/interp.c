@@ -1,12 +1,15 @@
 /* interp.c - runs a be_program with the natively compiled kernels: the
  * reference path that the JIT must agree with, and the way kernels are tested
- * without LLVM.
+ * without LLVM. Like the compiled entry function, it sets ctx->call before
+ * each call and calls the profile hook (ctx->prof, runtime/rt.h) around it.
+ * Also here: be_call_infos, what each call runs, for every descriptor.
  *
  * Requires: a program from be_lower; an arena of p->arena_size bytes, 64-byte
  * aligned; input and output buffers of the sizes in p->inputs/p->outputs. */
 #include <string.h>
 
 #include "be.h"
+#include "runtime/kernels/moe.h"
 
 #define K(name) void name(rt_ctx *ctx, const void *params, void *const *bufs);
 #include "runtime/kernels/kernels.def"
@@ -46,8 +49,32 @@ int be_interp_run(const be_program *p, rt_ctx *ctx, void *const *inputs, void *c
       }
     }
     ctx->call = i;
+    rt_prof_fn *prof = ctx->prof;
+    if (prof) (*prof)(prof, i, 0);
     fn(ctx, c->params, bufs);
+    if (prof) (*prof)(prof, i, 1);
     if (ctx->status) return ctx->status;
   }
   return 0;
+}
+
+void be_call_infos(const be_program *p, rt_call_info *out) {
+  for (int i = 0; i < p->ncalls; i++) {
+    const be_call *c = &p->calls[i];
+    const ir_node *n = c->node;
+    rt_call_info *r = &out[i];
+    memset(r, 0, sizeof *r);
+    r->name = n && n->name ? n->name : "";
+    r->op = n ? ir_op_fullname(n->op) : "";
+    r->kernel = c->kernel;
+    r->node_index = n ? n->index : -1;
+    if (!strcmp(c->kernel, "mixc_k_moe_f32")) {
+      if (c->params_size != sizeof(mixc_moe_fused_params)) MIXC_BUG("mixc_k_moe_f32 params size");
+      mixc_moe_fused_params mp;
+      memcpy(&mp, c->params, sizeof mp);
+      r->moe_rows = mp.rows;
+      r->moe_experts = (int32_t)mp.E;
+      r->moe_k = (int32_t)mp.k;
+    }
+  }
 }

@@ -41,8 +41,26 @@ static void describe(be_jit *j, rt_tensor_desc *out, const be_tensor_desc *in) {
   out->nbytes = in->nbytes;
 }
 
+/* The runtime's native functions that kernels call: bound by address, since
+ * a statically linked libmixc does not export them to the process search. */
+static const struct {
+  const char *name;
+  void *addr;
+} natives[] = {
+    {"rt_parallel_for", (void *)rt_parallel_for},
+    {"rt_threads", (void *)rt_threads},
+};
+enum { NNATIVE = sizeof natives / sizeof natives[0] };
+
+static bool is_native(const char *name) {
+  for (int i = 0; i < NNATIVE; i++)
+    if (!strcmp(natives[i].name, name)) return true;
+  return false;
+}
+
 /* Every function the optimized module still calls but does not define must be
- * found in the process; saying which one is missing beats a failed lookup. */
+ * found in the process or be a native; saying which one is missing beats a
+ * failed lookup. */
 static bool check_undefined(LLVMModuleRef m, ir_diags *d) {
   bool ok = true;
   void *self = dlopen(NULL, RTLD_NOW);
@@ -50,7 +68,7 @@ static bool check_undefined(LLVMModuleRef m, ir_diags *d) {
     size_t len;
     const char *name = LLVMGetValueName2(f, &len);
     if (!LLVMIsDeclaration(f) || LLVMGetIntrinsicID(f) || !LLVMGetFirstUse(f)) continue;
-    if (!dlsym(self ? self : RTLD_DEFAULT, name)) {
+    if (!is_native(name) && !dlsym(self ? self : RTLD_DEFAULT, name)) {
       ir_diag_add(d, IR_ERROR, NULL, NULL, -1, -1,
                   "JIT: the compiled model calls %s, which this process does not provide", name);
       ok = false;
@@ -108,6 +126,21 @@ be_jit *be_jit_compile(const be_program *p, ir_diags *d) {
     goto fail;
   }
   LLVMOrcJITDylibAddGenerator(jd, gen);
+  /* The runtime's native functions, bound by address. */
+  LLVMOrcCSymbolMapPair syms[NNATIVE];
+  for (int i = 0; i < NNATIVE; i++) {
+    syms[i].Name = LLVMOrcLLJITMangleAndIntern(j->jit, natives[i].name);
+    syms[i].Sym.Address = (LLVMOrcExecutorAddress)(uintptr_t)natives[i].addr;
+    syms[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+    syms[i].Sym.Flags.TargetFlags = 0;
+  }
+  e = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(syms, NNATIVE));
+  if (e) {
+    orc_error(d, "cannot define the runtime's symbols", e);
+    LLVMDisposeModule(m);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    goto fail;
+  }
   /* Our reference to tsc keeps the context alive until the lookup has compiled
    * the module (the JIT drops the module, and with it its reference, then). */
   LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m, tsc); /* takes m */

@@ -8,15 +8,18 @@
  *   i32 @<prefix>_entry(ptr ctx, ptr inputs, ptr outputs, ptr arena)  -- rt_entry_fn
  *       for each call: stores the operand addresses in a bufs array (weights
  *       as constant addresses, arena + offset, the caller's buffers), sets
- *       ctx->call = i, calls the call's specialization, and returns early when
- *       a call that can fail left ctx->status nonzero;
+ *       ctx->call = i, calls the call's specialization - between two calls of
+ *       the profile hook when ctx->prof is set (rt.h; loaded and tested once,
+ *       a branch per call otherwise) - and returns early when a call that can
+ *       fail left ctx->status nonzero;
  *   void @spec.N.<kernel>(ptr ctx, ptr bufs)                         -- noinline
  *       one per distinct (kernel, params bytes): calls the kernel with a
  *       pointer to a constant params global at an alwaysinline call site, so
  *       the kernel is specialized to its shapes; repeated blocks and experts
  *       of equal shape share one, which keeps compile time proportional to the
  *       number of distinct layers rather than calls;
- *   AOT only: @<prefix>_desc (rt_model_desc), i32 @<prefix>_run(inputs,
+ *   AOT only: @<prefix>_desc (rt_model_desc, with @calls, the rt_call_info
+ *       table naming each call's node, op and kernel), i32 @<prefix>_run(inputs,
  *       outputs), and for executables i32 @main(argc, argv);
  *   AOT with a weights file: i32 @<prefix>_load_weights(ptr path) and
  *       ptr @<prefix>_weights_error(); the entry then loads the mapped base

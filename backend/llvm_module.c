@@ -2,8 +2,9 @@
  * one noinline specialization per distinct (kernel, params) pair, which calls
  * the kernel (alwaysinline) with its constant params; the entry function that
  * fills each call's bufs array and runs the calls in order, stopping at the
- * first run-time failure; and,
- * for ahead-of-time output, the model descriptor, the run wrapper and main.
+ * first run-time failure, with a profile hook around each call when
+ * ctx->prof is set; and, for ahead-of-time output, the model descriptor (with
+ * the per-call name table), the run wrapper and main.
  * llvm.h shows the module's shape.
  *
  * Requires: a program from be_lower. The layouts of rt_ctx, rt_tensor_desc and
@@ -38,9 +39,15 @@ typedef struct mb {
 
 uint64_t be_llvm_weights_layout(const be_program *p, uint64_t *offsets) {
   uint64_t off = 0;
+  /* only constants that some call reads (a weight that was packed for its
+   * GEMM is replaced by its packed copy) */
+  for (int k = 0; k < p->nconsts; k++) offsets[k] = UINT64_MAX;
+  for (int c = 0; c < p->ncalls; c++)
+    for (int i = 0; i < p->calls[c].nops; i++)
+      if (p->calls[c].ops[i].loc == BE_CONST) offsets[p->calls[c].ops[i].index] = 0;
   for (int k = 0; k < p->nconsts; k++) {
     const ir_tensor *t = p->consts[k];
-    if (!t->nbytes || t->dtype == IR_STRING || !t->data) {
+    if (offsets[k] == UINT64_MAX || !t->nbytes || t->dtype == IR_STRING || !t->data) {
       offsets[k] = UINT64_MAX;
       continue;
     }
@@ -203,8 +210,28 @@ static LLVMValueRef ctx_field(mb *b, LLVMValueRef ctx, size_t off) {
   return byte_gep(b, ctx, off, "");
 }
 
+/* `if (profiling) (*(rt_prof_fn *)prof)(prof, call, after);` in new blocks
+ * placed before `before`; leaves the builder in the block after the test. */
+static void prof_hook(mb *b, LLVMValueRef fn, LLVMBasicBlockRef before, LLVMValueRef profiling,
+                      LLVMValueRef prof, int call, int after) {
+  LLVMBasicBlockRef hook = LLVMAppendBasicBlockInContext(b->c, fn, after ? "prof.leave" : "prof.enter");
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(b->c, fn, "");
+  LLVMMoveBasicBlockBefore(hook, before);
+  LLVMMoveBasicBlockBefore(next, before);
+  LLVMBuildCondBr(b->b, profiling, hook, next);
+  LLVMPositionBuilderAtEnd(b->b, hook);
+  LLVMTypeRef hook_ty = LLVMFunctionType(b->vd, (LLVMTypeRef[]){b->ptr, b->i32, b->i32}, 3, 0);
+  LLVMValueRef f = LLVMBuildLoad2(b->b, b->ptr, prof, "hook");
+  LLVMValueRef args[3] = {prof, LLVMConstInt(b->i32, (uint64_t)call, 0),
+                          LLVMConstInt(b->i32, (uint64_t)after, 0)};
+  LLVMBuildCall2(b->b, hook_ty, f, args, 3, "");
+  LLVMBuildBr(b->b, next);
+  LLVMPositionBuilderAtEnd(b->b, next);
+}
+
 /* <prefix>_entry: for each call, fill bufs, set ctx->call, call the
- * specialization; stop after a call that can fail and did. Returns ctx->status. */
+ * specialization (between two profile hooks when ctx->prof is set); stop
+ * after a call that can fail and did. Returns ctx->status. */
 static LLVMValueRef build_entry(mb *b) {
   const be_program *p = b->p;
   spec *specs = ir_alloc(b->a, sizeof *specs * (size_t)(p->ncalls + 1));
@@ -230,6 +257,9 @@ static LLVMValueRef build_entry(mb *b) {
   LLVMSetAlignment(bufs, 16);
   LLVMValueRef callp = ctx_field(b, ctx, offsetof(rt_ctx, call));
   LLVMValueRef statusp = ctx_field(b, ctx, offsetof(rt_ctx, status));
+  /* ctx->prof is fixed for the run: test it once, branch on it per call. */
+  LLVMValueRef prof = LLVMBuildLoad2(b->b, b->ptr, ctx_field(b, ctx, offsetof(rt_ctx, prof)), "prof");
+  LLVMValueRef profiling = LLVMBuildIsNotNull(b->b, prof, "profiling");
   if (b->o->weights_file && !b->o->jit) {
     /* No weights mapped yet: fail with a message instead of crashing. */
     b->wbase = LLVMBuildLoad2(b->b, b->ptr, b->wbase_g, "weights");
@@ -244,6 +274,7 @@ static LLVMValueRef build_entry(mb *b) {
     if (!fail) fail = LLVMAddFunction(b->m, "rt_fail", fail_ty);
     const char *msg = ir_sprintf(b->a, "weights not loaded: call %s_load_weights(\"%s\") first",
                                  b->o->prefix, b->o->weights_file);
+    LLVMBuildStore(b->b, LLVMConstInt(b->i32, (uint64_t)-1, 1), callp); /* no call failed */
     LLVMValueRef fargs[2] = {ctx, bytes_global(b, "weights.msg", msg, strlen(msg), 1, true)};
     LLVMBuildCall2(b->b, fail_ty, fail, fargs, 2, "");
     LLVMBuildBr(b->b, done);
@@ -260,8 +291,11 @@ static LLVMValueRef build_entry(mb *b) {
       LLVMBuildStore(b->b, addr, LLVMBuildInBoundsGEP2(b->b, b->ptr, bufs, &idx, 1, ""));
     }
     LLVMBuildStore(b->b, LLVMConstInt(b->i32, (uint64_t)i, 0), callp);
+    prof_hook(b, fn, done, profiling, prof, i, 0);
     LLVMValueRef args[2] = {ctx, bufs};
     LLVMBuildCall2(b->b, b->spec_ty, sfn, args, 2, "");
+    prof_hook(b, fn, done, profiling, prof, i, 1);
+    bb = LLVMGetInsertBlock(b->b);
     if (call->can_fail) {
       LLVMValueRef st = LLVMBuildLoad2(b->b, b->i32, statusp, "status");
       LLVMValueRef failed = LLVMBuildICmp(b->b, LLVMIntNE, st, LLVMConstInt(b->i32, 0, 0), "failed");
@@ -312,6 +346,43 @@ static void check_offset(mb *b, LLVMTypeRef st, unsigned field, size_t c_off, co
     MIXC_BUG("LLVM and C disagree on the layout of %s", what);
 }
 
+/* The rt_call_info table (rt.h): node names, ops and kernels as constant
+ * strings, so that executables name the failing node and label profiles. */
+static LLVMValueRef call_infos(mb *b) {
+  const be_program *p = b->p;
+  if (!p->ncalls) return LLVMConstPointerNull(b->ptr);
+  LLVMTypeRef cf[8] = {b->ptr, b->ptr, b->ptr, b->i64, b->i32, b->i32, b->i32, b->i32};
+  LLVMTypeRef ty = LLVMStructCreateNamed(b->c, "rt_call_info");
+  LLVMStructSetBody(ty, cf, 8, 0);
+  check_offset(b, ty, 3, offsetof(rt_call_info, moe_rows), "rt_call_info");
+  check_offset(b, ty, 4, offsetof(rt_call_info, node_index), "rt_call_info");
+  check_offset(b, ty, 7, offsetof(rt_call_info, reserved), "rt_call_info");
+  if (LLVMABISizeOfType(b->td, ty) != sizeof(rt_call_info)) MIXC_BUG("rt_call_info size");
+  rt_call_info *ci = ir_alloc(b->a, sizeof *ci * (size_t)p->ncalls);
+  be_call_infos(p, ci);
+  LLVMValueRef *elems = ir_alloc(b->a, sizeof *elems * (size_t)p->ncalls);
+  for (int i = 0; i < p->ncalls; i++) {
+    const char *s[3] = {ci[i].name, ci[i].op, ci[i].kernel};
+    static const char *const what[3] = {"name", "op", "kernel"};
+    LLVMValueRef f[8];
+    for (int k = 0; k < 3; k++)
+      f[k] = bytes_global(b, ir_sprintf(b->a, "call.%s.%d", what[k], i), s[k], strlen(s[k]), 1, true);
+    f[3] = LLVMConstInt(b->i64, (uint64_t)ci[i].moe_rows, 0);
+    f[4] = LLVMConstInt(b->i32, (uint64_t)(int64_t)ci[i].node_index, 1);
+    f[5] = LLVMConstInt(b->i32, (uint64_t)ci[i].moe_experts, 0);
+    f[6] = LLVMConstInt(b->i32, (uint64_t)ci[i].moe_k, 0);
+    f[7] = LLVMConstInt(b->i32, 0, 0);
+    elems[i] = LLVMConstNamedStruct(ty, f, 8);
+  }
+  LLVMValueRef init = LLVMConstArray2(ty, elems, (uint64_t)p->ncalls);
+  LLVMValueRef g = LLVMAddGlobal(b->m, LLVMTypeOf(init), "calls");
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  LLVMSetAlignment(g, 8);
+  return g;
+}
+
 static LLVMValueRef build_desc(mb *b, LLVMValueRef entry) {
   LLVMTypeRef tf[5] = {b->ptr, b->i32, b->i32, LLVMArrayType2(b->i64, RT_DESC_MAX_RANK), b->i64};
   LLVMTypeRef tdesc_ty = LLVMStructCreateNamed(b->c, "rt_tensor_desc");
@@ -320,21 +391,23 @@ static LLVMValueRef build_desc(mb *b, LLVMValueRef entry) {
   check_offset(b, tdesc_ty, 3, offsetof(rt_tensor_desc, dims), "rt_tensor_desc");
   check_offset(b, tdesc_ty, 4, offsetof(rt_tensor_desc, nbytes), "rt_tensor_desc");
   if (LLVMABISizeOfType(b->td, tdesc_ty) != sizeof(rt_tensor_desc)) MIXC_BUG("rt_tensor_desc size");
-  LLVMTypeRef mf[10] = {b->i32, b->i32, b->i32, b->ptr, b->ptr, b->i64, b->ptr,
-                        b->ptr, b->ptr, b->ptr};
+  LLVMTypeRef mf[12] = {b->i32, b->i32, b->i32, b->ptr, b->ptr, b->i64, b->ptr,
+                        b->ptr, b->ptr, b->ptr, b->i32, b->ptr};
   LLVMTypeRef mdesc_ty = LLVMStructCreateNamed(b->c, "rt_model_desc");
-  LLVMStructSetBody(mdesc_ty, mf, 10, 0);
+  LLVMStructSetBody(mdesc_ty, mf, 12, 0);
   check_offset(b, mdesc_ty, 3, offsetof(rt_model_desc, inputs), "rt_model_desc");
   check_offset(b, mdesc_ty, 5, offsetof(rt_model_desc, arena_size), "rt_model_desc");
   check_offset(b, mdesc_ty, 6, offsetof(rt_model_desc, entry), "rt_model_desc");
   check_offset(b, mdesc_ty, 7, offsetof(rt_model_desc, weights_file), "rt_model_desc");
   check_offset(b, mdesc_ty, 9, offsetof(rt_model_desc, weights_error), "rt_model_desc");
+  check_offset(b, mdesc_ty, 10, offsetof(rt_model_desc, ncalls), "rt_model_desc");
+  check_offset(b, mdesc_ty, 11, offsetof(rt_model_desc, calls), "rt_model_desc");
   if (LLVMABISizeOfType(b->td, mdesc_ty) != sizeof(rt_model_desc)) MIXC_BUG("rt_model_desc size");
 
   const be_program *p = b->p;
   const char *wf = b->o->weights_file;
   LLVMValueRef null = LLVMConstPointerNull(b->ptr);
-  LLVMValueRef f[10] = {
+  LLVMValueRef f[12] = {
       LLVMConstInt(b->i32, RT_ABI_VERSION, 0),
       LLVMConstInt(b->i32, (uint64_t)p->ninputs, 0),
       LLVMConstInt(b->i32, (uint64_t)p->noutputs, 0),
@@ -345,9 +418,11 @@ static LLVMValueRef build_desc(mb *b, LLVMValueRef entry) {
       wf ? bytes_global(b, "weights.file", wf, strlen(wf), 1, true) : null,
       wf ? LLVMGetNamedFunction(b->m, be_llvm_sym(b->a, b->o->prefix, "load_weights")) : null,
       wf ? LLVMGetNamedFunction(b->m, be_llvm_sym(b->a, b->o->prefix, "weights_error")) : null,
+      LLVMConstInt(b->i32, (uint64_t)p->ncalls, 0),
+      call_infos(b),
   };
   LLVMValueRef g = LLVMAddGlobal(b->m, mdesc_ty, be_llvm_sym(b->a, b->o->prefix, "desc"));
-  LLVMSetInitializer(g, LLVMConstNamedStruct(mdesc_ty, f, 10));
+  LLVMSetInitializer(g, LLVMConstNamedStruct(mdesc_ty, f, 12));
   LLVMSetGlobalConstant(g, 1);
   LLVMSetAlignment(g, 8);
   return g;
@@ -360,7 +435,10 @@ static LLVMValueRef declare(mb *b, const char *name, LLVMTypeRef ty) {
 
 /* int <prefix>_run(void *const *inputs, void *const *outputs): a zeroed rt_ctx
  * on the stack, a malloc'd arena; returns ctx.status, or -1 when the arena
- * cannot be allocated. */
+ * cannot be allocated. Single-threaded (ctx.pool NULL) and unprofiled, so
+ * that an object with embedded weights needs only libc and libm; hosts that
+ * want threads, a profile or routing statistics call <prefix>_desc.entry with
+ * their own rt_ctx (rt_pool_create etc. from libmixc_rt.a). */
 static void build_run(mb *b, LLVMValueRef entry) {
   LLVMTypeRef pp[2] = {b->ptr, b->ptr};
   LLVMTypeRef run_ty = LLVMFunctionType(b->i32, pp, 2, 0);

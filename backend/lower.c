@@ -14,7 +14,7 @@
 
 #include "passes/pass.h"
 
-_Static_assert(IR_OP_COUNT == 119, "a new op needs a case in lower_node()");
+_Static_assert(IR_OP_COUNT == 120, "a new op needs a case in lower_node()");
 
 static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   switch (n->op) {
@@ -46,6 +46,7 @@ static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
     return lower_norm(lc, n, c);
   case IR_OP_CumSum: return lower_cumsum(lc, n, c);
   case IR_OP_MatMul: case IR_OP_Gemm: return lower_matmul(lc, n, c);
+  case IR_OP_MixcMatmul: return lower_matmul(lc, n, c);
   case IR_OP_Einsum: return lower_einsum(lc, n, c);
   case IR_OP_Conv: return lower_conv(lc, n, c);
   case IR_OP_MaxPool: case IR_OP_AveragePool: case IR_OP_GlobalAveragePool:
@@ -86,6 +87,13 @@ void lower_set_params(lower_ctx *lc, be_call *call, const char *kernel, const vo
   void *p = ir_alloc(lc->p->arena, size ? size : 1);
   if (size) memcpy(p, params, size);
   call->params = p;
+}
+
+int lower_add_const(lower_ctx *lc, const ir_tensor *t) {
+  be_program *p = lc->p;
+  if (p->nconsts >= lc->cx->g->ninits + 4 * lc->cx->g->nnodes) MIXC_BUG("too many lowered constants");
+  p->consts[p->nconsts] = t;
+  return p->nconsts++;
 }
 
 static size_t value_bytes(const ir_value *v) {
@@ -221,7 +229,7 @@ be_program *be_lower(ir_ctx *cx) {
   for (int i = 0; i < g->ninputs; i++) p->inputs[i] = describe(p->arena, g->inputs[i]);
   for (int i = 0; i < g->noutputs; i++) p->outputs[i] = describe(p->arena, g->outputs[i]);
   p->nconsts = g->ninits;
-  p->consts = ir_alloc(p->arena, sizeof(ir_tensor *) * (size_t)(g->ninits + 1));
+  p->consts = ir_alloc(p->arena, sizeof(ir_tensor *) * (size_t)(g->ninits + 4 * g->nnodes + 1));
   for (int i = 0; i < g->ninits; i++) p->consts[i] = g->inits[i]->konst;
 
   /* Outputs that no node writes (an input or a constant) need a copy call. */

@@ -10,6 +10,7 @@
 #define MIXC_LOWER_H
 
 #include "be.h"
+#include "runtime/kernels/data.h"
 
 /* The state of one lowering: the graph context and the program being built. */
 typedef struct lower_ctx {
@@ -21,6 +22,9 @@ typedef struct lower_ctx {
  * the call. */
 void lower_set_params(lower_ctx *lc, be_call *call, const char *kernel, const void *params,
                       size_t size);
+/* Appends a constant made by the lowering (a packed weight) to the program;
+ * returns its index. At most four per node. */
+int lower_add_const(lower_ctx *lc, const ir_tensor *t);
 
 /* elementwise and reductions: lower_elem.c */
 bool lower_unary(lower_ctx *lc, const ir_node *n, be_call *call);    /* unary math, activations, Not */
@@ -35,8 +39,19 @@ bool lower_argminmax(lower_ctx *lc, const ir_node *n, be_call *call);
 bool lower_norm(lower_ctx *lc, const ir_node *n, be_call *call);     /* LayerNorm, BatchNorm, InstanceNorm */
 bool lower_cumsum(lower_ctx *lc, const ir_node *n, be_call *call);
 
+/* GEMMs: lower_gemm.c */
+bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call);   /* MatMul, Gemm, mixc.matmul */
+void lower_gemm_init(mixc_gemm_params *p);
+void lower_gemm_simplify_batch(mixc_gemm_params *p);
+/* Sets the call to the f32 or f64 GEMM kernel with p, first packing a constant
+ * A or B (f32) into the micro-kernel's layout as a new constant. */
+void lower_gemm_set(lower_ctx *lc, be_call *call, ir_dtype dt, mixc_gemm_params *p);
+/* Replaces the constant operand `buf`, E row-major K x N matrices (an MoE
+ * layer's expert weights), by each one packed as B panels, expert after
+ * expert. False (operand left alone) when it is not a constant. */
+bool lower_gemm_pack_experts(lower_ctx *lc, be_call *call, int buf, int64_t E, int64_t K, int64_t N);
+
 /* linear algebra and data movement: lower_data.c */
-bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call);   /* MatMul, Gemm */
 bool lower_einsum(lower_ctx *lc, const ir_node *n, be_call *call);
 bool lower_conv(lower_ctx *lc, const ir_node *n, be_call *call);
 bool lower_pool(lower_ctx *lc, const ir_node *n, be_call *call);     /* Max/AveragePool, Global* */

@@ -652,103 +652,6 @@ bool lower_onehot(lower_ctx *lc, const ir_node *n, be_call *call) {
   return true;
 }
 
-/* ---- GEMM ------------------------------------------------------------------------------- */
-
-static void gemm_init(mixc_gemm_params *p) {
-  memset(p, 0, sizeof *p);
-  p->alpha = 1.0f, p->beta = 1.0f;
-  p->b_nk = p->b_nn = 1;
-  p->c_buf = -1;
-}
-
-/* Drops batch dims of size 1 and merges batch dims that are contiguous in
- * every operand. */
-static void gemm_simplify_batch(mixc_gemm_params *p) {
-  int k = 0;
-  for (int i = 0; i < p->nbatch; i++) {
-    if (p->bdim[i] == 1) continue;
-    if (k > 0) {
-      int64_t d = p->bdim[i];
-      int j = k - 1;
-      if (p->a_bs[j] == p->a_bs[i] * d && p->b_bs[j] == p->b_bs[i] * d &&
-          p->c_bs[j] == p->c_bs[i] * d && p->y_bs[j] == p->y_bs[i] * d) {
-        p->bdim[j] *= d;
-        p->a_bs[j] = p->a_bs[i], p->b_bs[j] = p->b_bs[i], p->c_bs[j] = p->c_bs[i], p->y_bs[j] = p->y_bs[i];
-        continue;
-      }
-    }
-    p->bdim[k] = p->bdim[i];
-    p->a_bs[k] = p->a_bs[i], p->b_bs[k] = p->b_bs[i], p->c_bs[k] = p->c_bs[i], p->y_bs[k] = p->y_bs[i];
-    k++;
-  }
-  for (int i = k; i < RT_MAX_RANK; i++) p->bdim[i] = p->a_bs[i] = p->b_bs[i] = p->c_bs[i] = p->y_bs[i] = 0;
-  p->nbatch = k;
-  /* one batch dim that walks A's and Y's rows in step, with B shared: more rows */
-  if (k == 1 && p->b_bs[0] == 0 && p->c_buf < 0 && p->a_bs[0] == p->M * p->a_sm && p->a_sm != 0 &&
-      p->y_bs[0] == p->M * p->y_sm) {
-    p->M *= p->bdim[0];
-    p->nbatch = 0;
-    p->bdim[0] = p->a_bs[0] = p->y_bs[0] = 0;
-  }
-}
-
-static const char *gemm_kernel(ir_dtype dt) { return dt == IR_F64 ? "mixc_k_gemm_f64" : "mixc_k_gemm_f32"; }
-
-bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call) {
-  const ir_value *a = n->in[0], *b = n->in[1], *y = n->out[0];
-  ir_dtype dt = a->type.dtype;
-  if (dt != IR_F32 && dt != IR_F64) return bad_dtype(lc, n, dt);
-  if (!need_present(lc, n, 0)) return false;
-  mixc_gemm_params p;
-  gemm_init(&p);
-  p.a_buf = 0, p.b_buf = 1, p.y_buf = n->nin;
-  if (n->op == IR_OP_Gemm) {
-    bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
-    int64_t a0 = dim_of(a, 0), a1 = dim_of(a, 1), b0 = dim_of(b, 0), b1 = dim_of(b, 1);
-    p.M = ta ? a1 : a0, p.K = ta ? a0 : a1, p.N = tb ? b0 : b1;
-    p.a_sm = ta ? 1 : a1, p.a_sk = ta ? a1 : 1;
-    p.b_kdim[0] = p.K, p.b_kst[0] = tb ? 1 : b1;
-    p.b_ndim[0] = p.N, p.b_nst[0] = tb ? b1 : 1;
-    p.alpha = ir_attr_float(n, "alpha", 1.0f), p.beta = ir_attr_float(n, "beta", 1.0f);
-    const ir_value *c = n->nin > 2 ? n->in[2] : NULL;
-    if (c && p.beta != 0.0f) {
-      int rc = rank_of(c);
-      int64_t cm = rc == 2 ? dim_of(c, 0) : 1, cn = rc >= 1 ? dim_of(c, rc - 1) : 1;
-      p.c_buf = 2;
-      p.c_sm = cm == 1 ? 0 : cn;
-      p.c_sn = cn == 1 ? 0 : 1;
-    }
-    p.y_sm = p.N, p.y_sn = 1;
-    SET(lc, call, gemm_kernel(dt), p);
-    return true;
-  }
-  /* MatMul: numpy semantics, 1-D operands promoted and their dim dropped */
-  int ra = rank_of(a), rb = rank_of(b), ry = rank_of(y);
-  int64_t ad[RT_MAX_RANK], bd[RT_MAX_RANK], yd[RT_MAX_RANK], as[RT_MAX_RANK], bs[RT_MAX_RANK], ys[RT_MAX_RANK];
-  dims_of(a, ad), dims_of(b, bd), dims_of(y, yd);
-  strides_of(ra, ad, as), strides_of(rb, bd, bs), strides_of(ry, yd, ys);
-  if (ra == 1) p.M = 1, p.K = ad[0], p.a_sm = 0, p.a_sk = 1;
-  else p.M = ad[ra - 2], p.K = ad[ra - 1], p.a_sm = p.K, p.a_sk = 1;
-  if (rb == 1) p.N = 1, p.b_kst[0] = 1, p.b_nst[0] = 0;
-  else p.N = bd[rb - 1], p.b_kst[0] = p.N, p.b_nst[0] = 1;
-  p.b_kdim[0] = p.K, p.b_ndim[0] = p.N;
-  p.y_sm = rb == 1 ? 1 : p.N, p.y_sn = 1;
-  int nba = ra > 2 ? ra - 2 : 0, nbb = rb > 2 ? rb - 2 : 0;
-  int nb = ry - (ra > 1) - (rb > 1);
-  if (nb < 0 || nb > RT_MAX_RANK) MIXC_BUG("MatMul output rank %d", ry);
-  p.nbatch = nb;
-  for (int i = 0; i < nb; i++) {
-    int ai = i - (nb - nba), bi = i - (nb - nbb);
-    p.bdim[i] = yd[i];
-    p.a_bs[i] = ai >= 0 && ad[ai] != 1 ? as[ai] : 0;
-    p.b_bs[i] = bi >= 0 && bd[bi] != 1 ? bs[bi] : 0;
-    p.y_bs[i] = ys[i];
-  }
-  gemm_simplify_batch(&p);
-  SET(lc, call, gemm_kernel(dt), p);
-  return true;
-}
-
 /* ---- Einsum ------------------------------------------------------------------------------- */
 /* Labels are ids 0..51 (a-z, A-Z) and 52.. for the ellipsis dims, which align
  * to the right across operands. Each operand gets one stride per label (the
@@ -834,7 +737,7 @@ static bool ein_gemm(const ein_info *e, int ia, int ib, mixc_gemm_params *p) {
     else return false; /* summed in one operand only */
   }
   const int64_t *sa = e->st[ia], *sb = e->st[ib], *sz = e->size, *ys = e->yst;
-  gemm_init(p);
+  lower_gemm_init(p);
   /* M: a run of labels contiguous in A and Y; the outer rest becomes batch */
   ein_sort(ml, nm, ys);
   p->M = 1;
@@ -885,7 +788,7 @@ static bool ein_gemm(const ein_info *e, int ia, int ib, mixc_gemm_params *p) {
     p->bdim[j] = sz[l], p->a_bs[j] = sa[l], p->b_bs[j] = sb[l], p->y_bs[j] = ys[l];
   }
   p->a_buf = ia, p->b_buf = ib, p->y_buf = e->nops;
-  gemm_simplify_batch(p);
+  lower_gemm_simplify_batch(p);
   return true;
 }
 
@@ -994,7 +897,7 @@ bool lower_einsum(lower_ctx *lc, const ir_node *n, be_call *call) {
     bool ok1 = ein_gemm(e, 0, 1, &p), ok2 = (!ok1 || p.y_sn != 1) && ein_gemm(e, 1, 0, &q);
     if (ok2 && (!ok1 || q.y_sn == 1)) p = q, ok1 = true;
     if (ok1) {
-      SET(lc, call, gemm_kernel(dt), p);
+      lower_gemm_set(lc, call, dt, &p);
       return true;
     }
   }
@@ -1118,7 +1021,7 @@ bool lower_conv(lower_ctx *lc, const ir_node *n, be_call *call) {
     const int64_t ksz = w.k[0] * w.k[1] * w.k[2];
     const int64_t ist[3] = {w.in[1] * w.in[2], w.in[2], 1};
     mixc_gemm_params p;
-    gemm_init(&p);
+    lower_gemm_init(&p);
     p.M = Mg, p.N = osz, p.K = Cg * ksz;
     p.a_buf = 1, p.b_buf = 0, p.y_buf = n->nin;
     p.a_sm = p.K, p.a_sk = 1;
@@ -1133,8 +1036,8 @@ bool lower_conv(lower_ctx *lc, const ir_node *n, be_call *call) {
     p.nbatch = 2;
     p.bdim[0] = N, p.a_bs[0] = 0, p.b_bs[0] = C * isz, p.c_bs[0] = 0, p.y_bs[0] = M * osz;
     p.bdim[1] = G, p.a_bs[1] = Mg * p.K, p.b_bs[1] = Cg * isz, p.c_bs[1] = Mg, p.y_bs[1] = Mg * osz;
-    gemm_simplify_batch(&p);
-    SET(lc, call, "mixc_k_gemm_f32", p);
+    lower_gemm_simplify_batch(&p);
+    lower_gemm_set(lc, call, IR_F32, &p);
     return true;
   }
   mixc_conv_params p;

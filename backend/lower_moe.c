@@ -4,8 +4,10 @@
  * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
  *
  * With granularity "image", x may be (B,S,d): the kernel sees rows = B*S and
- * group = S. mixc.soft_moe lowers to mixc_k_moe_soft_f32 (moe_soft.c) the same
- * way: x, phi, fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
+ * group = S. With router "logits", operand 1 is the logits (rows,E) and the
+ * kernel's `logits` flag is set. mixc.soft_moe lowers to mixc_k_moe_soft_f32
+ * (moe_soft.c) the same way: x, phi, fc1, fc1 bias|NULL, fc2, fc2 bias|NULL,
+ * y, scratch.
  *
  * Requires: static shapes (be_lower); the scratch output sized by
  * ir/infer_moe.c with the formula the kernel uses. */
@@ -53,6 +55,13 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
              "or \"image\" with a group dividing the rows)", gran, (long long)p.group);
     return false;
   }
+  const char *router = ir_attr_str(n, "router", "gate");
+  p.logits = !strcmp(router, "logits");
+  if ((!p.logits && strcmp(router, "gate")) || (p.logits && (p.group != 1 || n->in[2]))) {
+    ir_error(lc->cx->d, n, "mixc.moe router '%s' is not supported (\"gate\", or \"logits\" "
+             "with granularity \"row\" and no router bias)", router);
+    return false;
+  }
   double frac = ir_attr_float(n, "drop_fraction", 0.0f);
   if (frac < 0 || frac >= 1) {
     ir_error(lc->cx->d, n, "mixc.moe drop_fraction %g must be in [0, 1)", frac);
@@ -70,6 +79,8 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
   int64_t need = mixc_moe_scratch_bytes(p.rows / p.group, p.d, p.h, p.E, p.k);
   if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
     MIXC_BUG("mixc.moe scratch is not %lld bytes", (long long)need);
+  p.w1_packed = lower_gemm_pack_experts(lc, call, 3, p.E, p.d, p.h);
+  p.w2_packed = lower_gemm_pack_experts(lc, call, 5, p.E, p.h, p.d);
   lower_set_params(lc, call, "mixc_k_moe_f32", &p, sizeof p);
   return true;
 }
@@ -100,6 +111,9 @@ bool lower_mixc_soft_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
   int64_t need = mixc_moe_soft_scratch_bytes(p.m, p.d, p.n * p.p, p.h);
   if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
     MIXC_BUG("mixc.soft_moe scratch is not %lld bytes", (long long)need);
+  p.phi_packed = lower_gemm_pack_experts(lc, call, 1, 1, p.d, p.n * p.p);
+  p.w1_packed = lower_gemm_pack_experts(lc, call, 2, p.n, p.d, p.h);
+  p.w2_packed = lower_gemm_pack_experts(lc, call, 4, p.n, p.h, p.d);
   lower_set_params(lc, call, "mixc_k_moe_soft_f32", &p, sizeof p);
   return true;
 }

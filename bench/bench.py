@@ -248,25 +248,35 @@ def gemm_bench(a, peak, results_g, failures):
             g["ort_ms"], g["ort_min_ms"] = p[0], p[1]
         else:
             failures.append("gemm %dx%dx%d ORT: %s" % (m, k, nn, fail_msg("ort_bench", rc, out, err)))
-        for e in ("mixc", "ort"):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        rc, out, err, _, _ = run([PY, os.path.join(HERE, "blas_bench.py"), model, inp, "--runs", str(n)],
+                                 env=env)
+        p = parse(out)
+        if rc == 0 and p:
+            g["blas_ms"], g["blas_min_ms"] = p[0], p[1]
+        else:
+            failures.append("gemm %dx%dx%d OpenBLAS: %s" % (m, k, nn, fail_msg("blas_bench", rc, out, err)))
+        for e in ("mixc", "ort", "blas"):
             for s in ("ms", "min_ms"):
                 if g.get("%s_%s" % (e, s)):
                     g["%s_gflops%s" % (e, "" if s == "ms" else "_best")] = flop / (g["%s_%s" % (e, s)] * 1e6)
         results_g.append(g)
-        log("gemm %dx%dx%d mixc %.1f GF/s  ort %.1f GF/s" % (
-            m, k, nn, g.get("mixc_gflops") or 0, g.get("ort_gflops") or 0))
+        log("gemm %dx%dx%d mixc %.1f GF/s  ort %.1f GF/s  OpenBLAS %.1f GF/s" % (
+            m, k, nn, g.get("mixc_gflops") or 0, g.get("ort_gflops") or 0, g.get("blas_gflops") or 0))
     lines = ["| M | K | N | shape | mixc ms | mixc GFLOP/s (median / best) | % of peak (median / best) | "
-             "ORT ms | ORT GFLOP/s (median / best) | ORT % of peak | max abs err |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "ORT ms | ORT GFLOP/s (median / best) | ORT % of peak | OpenBLAS ms | OpenBLAS % of peak "
+             "(median / best) | max abs err |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for g in results_g:
         def pc(x):
             return "%.0f%%" % (100 * x / peak) if (x and peak) else "—"
-        lines.append("| %d | %d | %d | %s | %s | %s / %s | %s / %s | %s | %s / %s | %s / %s | %s |" % (
+        lines.append("| %d | %d | %d | %s | %s | %s / %s | %s / %s | %s | %s / %s | %s / %s | %s | %s / %s | %s |" % (
             g["m"], g["k"], g["n"], g["what"], fmt(g.get("mixc_ms"), "%.2f"),
             fmt(g.get("mixc_gflops")), fmt(g.get("mixc_gflops_best")),
             pc(g.get("mixc_gflops")), pc(g.get("mixc_gflops_best")),
             fmt(g.get("ort_ms"), "%.2f"), fmt(g.get("ort_gflops")), fmt(g.get("ort_gflops_best")),
             pc(g.get("ort_gflops")), pc(g.get("ort_gflops_best")),
+            fmt(g.get("blas_ms"), "%.2f"), pc(g.get("blas_gflops")), pc(g.get("blas_gflops_best")),
             fmt(g.get("mixc_diff"), "%.1e")))
     return "\n".join(lines)
 

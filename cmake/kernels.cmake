@@ -70,9 +70,8 @@ target_sources(mixc_core PRIVATE ${CMAKE_BINARY_DIR}/gen/kernels_bc.c)
 target_include_directories(mixc_core SYSTEM PUBLIC ${MIXC_LLVM_INCLUDE})
 target_link_libraries(mixc_core PUBLIC ${MIXC_LLVM_LIB})
 # Where backend/aot.c finds libmixc_rt.a when it is not next to the running binary.
-# MIXC_RT_LINK_LIBS: what an executable needs besides libmixc_rt.a (add the
-# thread pool's library here when the runtime starts using one).
-set(MIXC_RT_LINK_LIBS "-lm" CACHE STRING "libraries AOT executables link after libmixc_rt.a")
+# MIXC_RT_LINK_LIBS: what an executable needs besides libmixc_rt.a.
+set(MIXC_RT_LINK_LIBS "-lm -lpthread" CACHE STRING "libraries AOT executables link after libmixc_rt.a")
 set_property(SOURCE ${CMAKE_SOURCE_DIR}/backend/aot.c APPEND PROPERTY COMPILE_DEFINITIONS
              MIXC_RT_LIB_DIR="${CMAKE_BINARY_DIR}" MIXC_RT_LINK_LIBS="${MIXC_RT_LINK_LIBS}")
 
@@ -84,6 +83,8 @@ target_include_directories(mixc_rt PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR
 target_compile_options(mixc_rt PRIVATE ${MIXC_WARNINGS})
 set_target_properties(mixc_rt PROPERTIES POSITION_INDEPENDENT_CODE ON
                       ARCHIVE_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
-target_link_libraries(mixc_rt PUBLIC m)
+find_package(Threads REQUIRED)
+target_link_libraries(mixc_rt PUBLIC m Threads::Threads)
+target_link_libraries(mixc_core PUBLIC Threads::Threads)
 # Anything that links libmixc can emit executables, so build the runtime first.
 add_dependencies(mixc_core mixc_rt)

@@ -6,9 +6,11 @@
  *
  * Requires: protobuf-c code generated from onnx.proto. The decoded message is
  * handed to the graph (ir_graph_own), so names and weights may point into it.
- * Order of work: initializers, graph inputs, then all nodes (defining their
- * outputs), then node inputs are resolved by name (models may list nodes out of
- * order), then value_info and graph outputs, then ir_graph_toposort. */
+ * Order of work: a walk over the wire format (nesting bounded, NUL bytes in
+ * names and external data refused: protobuf-c would cut them), initializers,
+ * graph inputs, then all nodes (defining their outputs), then node inputs are
+ * resolved by name (models may list nodes out of order), then value_info and
+ * graph outputs (at least one), then ir_graph_toposort. */
 #define _XOPEN_SOURCE 700 /* realpath, strndup, O_CLOEXEC */
 #include "frontend/fe_internal.h"
 
@@ -417,6 +419,8 @@ static void import_value_info(fe_imp *im, const Onnx__GraphProto *gp) {
 }
 
 static void import_outputs(fe_imp *im, const Onnx__GraphProto *gp) {
+  if (!gp->n_output)
+    fe_error(im, NULL, -1, "the graph has no outputs: there is nothing to compute");
   for (size_t i = 0; i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
     if (!vi->name || !*vi->name) {
@@ -469,11 +473,28 @@ static void import_graph(fe_imp *im, const Onnx__ModelProto *m) {
 }
 
 /* ---- guarding protobuf-c ---------------------------------------------------------------- */
-/* protobuf-c's unpacker recurses once per nesting level with no limit, so a small
- * crafted file (subgraphs in subgraphs...) could exhaust the stack. This walk over
- * the wire format, guided by the descriptors, only measures nesting; anything it
- * does not understand is left for the unpacker to reject. */
+/* One walk over the wire format, guided by the descriptors, before protobuf-c
+ * sees the bytes:
+ *  - nesting: protobuf-c's unpacker recurses once per level with no limit, so a
+ *    small crafted file (subgraphs in subgraphs...) could exhaust the stack;
+ *  - NUL bytes in strings: protobuf-c hands strings over NUL-terminated, so
+ *    "w.bin\0../../etc/passwd" would silently become "w.bin", and a name would
+ *    silently become another name. A NUL in an external data entry, or in any
+ *    name the importer uses (node, value, op type, domain, attribute, dim_param)
+ *    is an error; doc strings and metadata are not looked at.
+ * Anything the walk does not understand is left for the unpacker to reject. The
+ * walk runs twice: for nesting before unpacking (d == NULL: nothing reported),
+ * then for NULs once the bytes are known to be a model (random bytes would
+ * otherwise be reported as names with NULs). */
 enum { FE_MAX_NESTING = 100 };
+
+typedef struct wire_walk {
+  ir_diags *d;            /* NULL: check nesting only */
+  /* the last external_data entry with a NUL, for its TensorProto to report */
+  const uint8_t *ext_key, *ext_val;
+  size_t ext_key_len, ext_val_len;
+  bool ext_nul;
+} wire_walk;
 
 static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   uint64_t x = 0;
@@ -488,40 +509,109 @@ static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   return false;
 }
 
-/* False if messages nest deeper than FE_MAX_NESTING. */
-static bool nesting_ok(const uint8_t *p, size_t len, const ProtobufCMessageDescriptor *desc,
-                       int depth) {
+/* A string field the importer uses as a name. */
+static bool is_name_field(const ProtobufCFieldDescriptor *f) {
+  static const char *names[] = {"name", "input", "output", "op_type", "domain", "dim_param"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (!strcmp(f->name, names[i])) return true;
+  return false;
+}
+
+/* s[0..n) for a message, a NUL shown as \x00; at most cap - 1 bytes. */
+static const char *nul_text(char *out, size_t cap, const uint8_t *s, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 5 < cap; i++) {
+    if (s[i]) {
+      out[k++] = (char)s[i];
+    } else {
+      memcpy(out + k, "\\x00", 4);
+      k += 4;
+    }
+  }
+  out[k] = 0;
+  return out;
+}
+
+/* Walks one message; false if messages nest deeper than FE_MAX_NESTING. `via`
+ * is the field of the parent message that holds this one (NULL at the top). */
+static bool walk_wire(wire_walk *w, const uint8_t *p, size_t len,
+                      const ProtobufCMessageDescriptor *desc, const ProtobufCFieldDescriptor *via,
+                      int depth) {
   if (depth > FE_MAX_NESTING) return false;
+  bool tensor = desc == &onnx__tensor_proto__descriptor;
+  bool entry = desc == &onnx__string_string_entry_proto__descriptor;
+  bool ext_entry = entry && via && !strcmp(via->name, "external_data");
+  const uint8_t *tname = NULL, *key = NULL, *val = NULL;
+  size_t tname_len = 0, key_len = 0, val_len = 0;
+  bool ext_nul = false;
   const uint8_t *end = p + len;
   while (p < end) {
     uint64_t tag, n;
-    if (!read_varint(&p, end, &tag)) return true;
+    if (!read_varint(&p, end, &tag)) break;
     switch (tag & 7) {
     case 0:
-      if (!read_varint(&p, end, &n)) return true;
+      if (!read_varint(&p, end, &n)) p = end;
       break;
     case 1:
-      if (end - p < 8) return true;
-      p += 8;
+      p = end - p < 8 ? end : p + 8;
       break;
     case 5:
-      if (end - p < 4) return true;
-      p += 4;
+      p = end - p < 4 ? end : p + 4;
       break;
     case 2: {
-      if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) return true;
+      if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) {
+        p = end;
+        break;
+      }
       const ProtobufCFieldDescriptor *f =
           tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3))
                                  : NULL;
-      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-          !nesting_ok(p, (size_t)n, f->descriptor, depth + 1))
-        return false;
+      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        w->ext_nul = false;
+        if (!walk_wire(w, p, (size_t)n, f->descriptor, f, depth + 1)) return false;
+        ext_nul |= tensor && w->ext_nul;
+      } else if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+        bool nul = memchr(p, 0, (size_t)n) != NULL;
+        if (tensor && !strcmp(f->name, "name")) tname = p, tname_len = (size_t)n;
+        if (ext_entry && !strcmp(f->name, "key")) key = p, key_len = (size_t)n;
+        if (ext_entry && !strcmp(f->name, "value")) val = p, val_len = (size_t)n;
+        if (nul && w->d && !entry && is_name_field(f)) {
+          char buf[256];
+          ir_diag_add(w->d, IR_ERROR, NULL, NULL, -1, -1, "%s.%s \"%s\" contains a NUL byte",
+                      desc->short_name, f->name, nul_text(buf, sizeof buf, p, (size_t)n));
+        }
+      }
       p += n;
       break;
     }
-    default: return true;
+    default: p = end; /* groups and bad wire types: the unpacker decides */
     }
   }
+  if (ext_entry) {
+    bool nul = (key && memchr(key, 0, key_len)) || (val && memchr(val, 0, val_len));
+    if (nul) {
+      w->ext_nul = true;
+      w->ext_key = key, w->ext_key_len = key_len;
+      w->ext_val = val, w->ext_val_len = val_len;
+    }
+  }
+  if (tensor && ext_nul && w->d) { /* reported here, where the tensor's name is known */
+    char nb[256], kb[256], vb[256];
+    bool init = via && via->descriptor == &onnx__tensor_proto__descriptor &&
+                !strcmp(via->name, "initializer");
+    const char *what = init ? "initializer" : "tensor";
+    const char *tn = tname ? nul_text(nb, sizeof nb, tname, tname_len) : "";
+    const char *k = w->ext_key ? nul_text(kb, sizeof kb, w->ext_key, w->ext_key_len) : "";
+    const char *v = w->ext_val ? nul_text(vb, sizeof vb, w->ext_val, w->ext_val_len) : "";
+    if (w->ext_key_len == 8 && !memcmp(w->ext_key, "location", 8))
+      ir_diag_add(w->d, IR_ERROR, NULL, NULL, -1, -1,
+                  "%s '%s': external data location \"%s\" contains a NUL byte", what, tn, v);
+    else
+      ir_diag_add(w->d, IR_ERROR, NULL, NULL, -1, -1,
+                  "%s '%s': external data entry \"%s\" = \"%s\" contains a NUL byte", what, tn, k,
+                  v);
+  }
+  if (!ext_entry) w->ext_nul = false;
   return true;
 }
 
@@ -540,7 +630,8 @@ static ir_graph *import_buffer(const void *buf, size_t len, const char *base_dir
                 "weights as external data)", pre, sep, len);
     return NULL;
   }
-  if (!nesting_ok(buf, len, &onnx__model_proto__descriptor, 0)) {
+  wire_walk w = {0}; /* first only the nesting: NULs are reported once it decodes */
+  if (!walk_wire(&w, buf, len, &onnx__model_proto__descriptor, NULL, 0)) {
     ir_diag_add(d, IR_ERROR, NULL, NULL, -1, -1,
                 "%s%snot an ONNX model: messages nest deeper than %d levels", pre, sep,
                 FE_MAX_NESTING);
@@ -558,6 +649,8 @@ static ir_graph *import_buffer(const void *buf, size_t len, const char *base_dir
     onnx__model_proto__free_unpacked(m, NULL);
     return NULL;
   }
+  w = (wire_walk){.d = d};
+  walk_wire(&w, buf, len, &onnx__model_proto__descriptor, NULL, 0);
   fe_imp im = {.g = ir_graph_new(), .d = d, .base_dir = base_dir};
   ir_graph_own(im.g, m, 0, free_model);
   import_graph(&im, m);

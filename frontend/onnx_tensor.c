@@ -167,9 +167,10 @@ static bool ext_data(fe_imp *im, const fe_loc *loc, const char *what,
       fe_error(im, loc, -1, "%s: external data file '%s': %s", what, location, strerror(err));
     return false;
   }
-  /* Symlinks may not lead outside the model's directory. */
+  /* Symlinks may not lead outside the model's directory. (The directory
+   * itself, e.g. location ".", is inside: ext_file says it is not a file.) */
   bool inside = !strcmp(im->base_real, "/") ||
-                (!strncmp(real, im->base_real, nb) && real[nb] == '/');
+                (!strncmp(real, im->base_real, nb) && (real[nb] == '/' || !real[nb]));
   if (!inside) {
     fe_error(im, loc, -1, "%s: external data file '%s' resolves outside the model's directory",
              what, location);

@@ -1,10 +1,13 @@
 /* core.c - the IR's foundations: arenas, diagnostics, dtypes, tensors, values,
- * nodes, graphs, and the op table expanded from ops.def.
+ * nodes, graphs, and the op table expanded from ops.def. Diagnostics quote the
+ * model's names escaped and shortened (diag_put_str), so a hostile name cannot
+ * reach the user's terminal raw.
  *
  * Requires: nothing but libc. Every allocation of a graph comes from its arena;
  * ir_alloc never returns NULL (out of memory is fatal, as in QBE's alloc()). */
 #include "ir.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +105,281 @@ char *ir_sprintf(ir_arena *a, const char *fmt, ...) {
 }
 
 /* ---- diagnostics ------------------------------------------------------------ */
+/* Diagnostics quote names from the model, which is untrusted: a name may hold
+ * terminal escapes, invalid UTF-8 or a megabyte of text. Every string that
+ * reaches a diagnostic (node name, op type, each %s argument) passes through
+ * diag_put_str once, here: bytes that are not printable ASCII or well-formed,
+ * printable UTF-8 are escaped (\n, \t, \r, \xNN; C1 controls and bidi
+ * overrides too), and a string longer than DIAG_STR_MAX bytes keeps its head and
+ * tail around "...". The message text itself comes from mixc, but a last pass
+ * escapes any raw control byte left in it, so a diagnostic is always one line. */
+enum { DIAG_STR_MAX = 200, DIAG_HEAD = 140, DIAG_TAIL = 56 };
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+} sbuf;
+
+static void sb_putn(sbuf *b, const char *s, size_t n) {
+  if (b->cap - b->n < n + 1) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->n < n + 1) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) MIXC_BUG("out of memory");
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = 0;
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+  char tmp[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof tmp) {
+    sb_putn(b, tmp, (size_t)n);
+    return;
+  }
+  char *big = malloc((size_t)n + 1);
+  if (!big) MIXC_BUG("out of memory");
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb_putn(b, big, (size_t)n);
+  free(big);
+}
+
+/* The length of the well-formed, printable UTF-8 sequence at s (n bytes left),
+ * or 0 if the byte at s must be escaped. */
+static size_t utf8_printable(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  if (c >= 0x20 && c < 0x7f) return 1;
+  size_t len;
+  uint32_t cp;
+  if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
+  else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+  if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff)) return 0; /* C1 controls, surrogates */
+  if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+      (cp >= 0x2066 && cp <= 0x2069))
+    return 0; /* bidi controls: they reorder what the terminal shows */
+  return len;
+}
+
+static void put_escaped(sbuf *b, const unsigned char *s, size_t n) {
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_printable(s + i, n - i);
+    size_t j = i;
+    while (k && j < n) { /* a printable run */
+      j += k;
+      k = j < n ? utf8_printable(s + j, n - j) : 0;
+    }
+    if (j > i) {
+      sb_putn(b, (const char *)s + i, j - i);
+      i = j;
+      continue;
+    }
+    switch (s[i]) {
+    case '\n': sb_putn(b, "\\n", 2); break;
+    case '\t': sb_putn(b, "\\t", 2); break;
+    case '\r': sb_putn(b, "\\r", 2); break;
+    default: sb_printf(b, "\\x%02x", s[i]);
+    }
+    i++;
+  }
+}
+
+/* A string from the model, escaped and, when long, elided in the middle. */
+static void diag_put_str(sbuf *b, const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  if (n <= DIAG_STR_MAX) {
+    put_escaped(b, s, n);
+    return;
+  }
+  size_t h = DIAG_HEAD, t = n - DIAG_TAIL; /* cut on UTF-8 character boundaries */
+  while (h > 0 && (s[h] & 0xc0) == 0x80) h--;
+  while (t < n && (s[t] & 0xc0) == 0x80) t++;
+  put_escaped(b, s, h);
+  sb_putn(b, "...", 3);
+  put_escaped(b, s + t, n - t);
+}
+
+static char *diag_str(ir_arena *a, const char *s) {
+  sbuf b = {0};
+  diag_put_str(&b, s, strlen(s));
+  char *r = ir_strndup(a, b.p ? b.p : "", b.n);
+  free(b.p);
+  return r;
+}
+
+/* vsnprintf, with every %s argument through diag_put_str. The conversions are
+ * C99's (the callers' formats are checked by the printf format attribute);
+ * %n writes nothing. Other conversions are formatted by snprintf from a spec
+ * rebuilt with explicit width and precision. */
+static char *diag_vsprintf(ir_arena *a, const char *fmt, va_list ap) {
+  sbuf b = {0};
+  const char *f = fmt;
+  while (*f) {
+    if (*f != '%') {
+      const char *e = strchr(f, '%');
+      size_t n = e ? (size_t)(e - f) : strlen(f);
+      sb_putn(&b, f, n);
+      f += n;
+      continue;
+    }
+    f++;
+    char flags[8];
+    size_t nf = 0;
+    while (*f && strchr("-+ #0", *f)) {
+      if (nf < sizeof flags - 2) flags[nf++] = *f;
+      f++;
+    }
+    int width = -1, prec = -1;
+    if (*f == '*') {
+      width = va_arg(ap, int);
+      f++;
+      if (width < 0) {
+        if (nf < sizeof flags - 2) flags[nf++] = '-';
+        width = width == INT_MIN ? INT_MAX : -width;
+      }
+    } else {
+      for (width = 0; *f >= '0' && *f <= '9'; f++)
+        width = width < 100000 ? width * 10 + (*f - '0') : width;
+    }
+    flags[nf] = 0;
+    if (*f == '.') {
+      f++;
+      if (*f == '*') {
+        prec = va_arg(ap, int); /* negative: as if omitted */
+        f++;
+      } else {
+        for (prec = 0; *f >= '0' && *f <= '9'; f++)
+          prec = prec < 100000 ? prec * 10 + (*f - '0') : prec;
+      }
+    }
+    enum { LN, LHH, LH, LL, LLL, LJ, LZ, LT, LLD } len = LN;
+    switch (*f) {
+    case 'h': len = f[1] == 'h' ? LHH : LH; f += f[1] == 'h' ? 2 : 1; break;
+    case 'l': len = f[1] == 'l' ? LLL : LL; f += f[1] == 'l' ? 2 : 1; break;
+    case 'j': len = LJ; f++; break;
+    case 'z': len = LZ; f++; break;
+    case 't': len = LT; f++; break;
+    case 'L': len = LLD; f++; break;
+    }
+    char conv = *f ? *f++ : 0;
+    char spec[48];
+    int np = prec >= 0 ? snprintf(spec, sizeof spec, "%%%s%d.%d", flags, width, prec)
+                       : snprintf(spec, sizeof spec, "%%%s%d", flags, width);
+    size_t k = np > 0 ? (size_t)np : 0;
+    switch (conv) {
+    case 'd': case 'i': {
+      intmax_t v;
+      switch (len) {
+      case LHH: v = (signed char)va_arg(ap, int); break;
+      case LH: v = (short)va_arg(ap, int); break;
+      case LL: v = va_arg(ap, long); break;
+      case LLL: v = va_arg(ap, long long); break;
+      case LJ: v = va_arg(ap, intmax_t); break;
+      case LZ: case LT: v = va_arg(ap, ptrdiff_t); break;
+      default: v = va_arg(ap, int);
+      }
+      snprintf(spec + k, sizeof spec - k, "j%c", conv);
+      sb_printf(&b, spec, v);
+      break;
+    }
+    case 'u': case 'o': case 'x': case 'X': {
+      uintmax_t v;
+      switch (len) {
+      case LHH: v = (unsigned char)va_arg(ap, unsigned); break;
+      case LH: v = (unsigned short)va_arg(ap, unsigned); break;
+      case LL: v = va_arg(ap, unsigned long); break;
+      case LLL: v = va_arg(ap, unsigned long long); break;
+      case LJ: v = va_arg(ap, uintmax_t); break;
+      case LZ: case LT: v = va_arg(ap, size_t); break;
+      default: v = va_arg(ap, unsigned);
+      }
+      snprintf(spec + k, sizeof spec - k, "j%c", conv);
+      sb_printf(&b, spec, v);
+      break;
+    }
+    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+      if (len == LLD) {
+        snprintf(spec + k, sizeof spec - k, "L%c", conv);
+        sb_printf(&b, spec, va_arg(ap, long double));
+      } else {
+        snprintf(spec + k, sizeof spec - k, "%c", conv);
+        sb_printf(&b, spec, va_arg(ap, double));
+      }
+      break;
+    case 'c':
+    case 'p':
+      snprintf(spec + k, sizeof spec - k, "%c", conv);
+      if (conv == 'c') sb_printf(&b, spec, va_arg(ap, int));
+      else sb_printf(&b, spec, va_arg(ap, void *));
+      break;
+    case 's': {
+      const char *s = va_arg(ap, const char *);
+      if (!s) s = "(null)";
+      size_t n = prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s);
+      size_t at = b.n;
+      diag_put_str(&b, s, n);
+      size_t shown = b.n - at;
+      if ((size_t)width > shown) { /* pad (rare: names are not column-aligned) */
+        size_t pad = (size_t)width - shown;
+        char *sp = malloc(pad);
+        if (!sp) MIXC_BUG("out of memory");
+        memset(sp, ' ', pad);
+        if (strchr(flags, '-')) {
+          sb_putn(&b, sp, pad);
+        } else {
+          sb_putn(&b, sp, pad); /* grow, then shift the text right */
+          memmove(b.p + at + pad, b.p + at, shown);
+          memset(b.p + at, ' ', pad);
+        }
+        free(sp);
+      }
+      break;
+    }
+    case 'n': (void)va_arg(ap, void *); break;
+    case '%': sb_putn(&b, "%", 1); break;
+    default: /* unknown conversion: the rest cannot be read safely */
+      sb_putn(&b, "?", 1);
+      f += strlen(f);
+    }
+  }
+  /* The message text is mixc's own, but keep the one-line promise regardless. */
+  bool raw = false;
+  for (size_t i = 0; i < b.n && !raw; i++) raw = (unsigned char)b.p[i] < 0x20 || b.p[i] == 0x7f;
+  char *r;
+  if (raw) {
+    sbuf e = {0};
+    for (size_t i = 0; i < b.n; i++) {
+      unsigned char c = (unsigned char)b.p[i];
+      if (c < 0x20 || c == 0x7f) put_escaped(&e, &c, 1);
+      else sb_putn(&e, b.p + i, 1);
+    }
+    r = ir_strndup(a, e.p ? e.p : "", e.n);
+    free(e.p);
+  } else {
+    r = ir_strndup(a, b.p ? b.p : "", b.n);
+  }
+  free(b.p);
+  return r;
+}
+
 ir_diags *ir_diags_new(void) {
   ir_diags *d = calloc(1, sizeof *d);
   if (!d) MIXC_BUG("out of memory");
@@ -125,11 +403,11 @@ void ir_diag_addv(ir_diags *d, ir_severity sev, const char *node, const char *op
   }
   ir_diag *g = ir_alloc(d->arena, sizeof *g);
   g->sev = sev;
-  g->node = node ? ir_strdup(d->arena, node) : NULL;
-  g->op = op ? ir_strdup(d->arena, op) : NULL;
+  g->node = node ? diag_str(d->arena, node) : NULL;
+  g->op = op ? diag_str(d->arena, op) : NULL;
   g->index = index;
   g->input = input;
-  g->msg = ir_vsprintf(d->arena, fmt, ap);
+  g->msg = diag_vsprintf(d->arena, fmt, ap);
   if (d->tail) d->tail->next = g;
   else d->head = g;
   d->tail = g;
@@ -176,17 +454,14 @@ void ir_warning(ir_diags *d, const ir_node *n, const char *fmt, ...) {
 
 char *ir_diag_format(ir_arena *a, const ir_diag *g) {
   static const char *sev[] = {"error", "warning", "note"};
-  char loc[512] = "";
-  size_t k = 0;
+  const char *loc = "";
   if (g->node || g->op) {
-    k += (size_t)snprintf(loc + k, sizeof loc - k, "node \"%s\" (%s", g->node ? g->node : "",
-                          g->op ? g->op : "?");
-    if (g->index >= 0 && k < sizeof loc) k += (size_t)snprintf(loc + k, sizeof loc - k, " #%d", g->index);
-    if (k < sizeof loc) k += (size_t)snprintf(loc + k, sizeof loc - k, ")");
+    const char *node = g->node ? g->node : "", *op = g->op ? g->op : "?";
+    loc = g->index >= 0 ? ir_sprintf(a, "node \"%s\" (%s #%d)", node, op, g->index)
+                        : ir_sprintf(a, "node \"%s\" (%s)", node, op);
   }
-  if (g->input >= 0 && k < sizeof loc)
-    k += (size_t)snprintf(loc + k, sizeof loc - k, "%sinput %d", k ? ", " : "", g->input);
-  return ir_sprintf(a, "%s: %s%s%s", sev[g->sev], loc, k ? ": " : "", g->msg);
+  if (g->input >= 0) loc = ir_sprintf(a, "%s%sinput %d", loc, *loc ? ", " : "", g->input);
+  return ir_sprintf(a, "%s: %s%s%s", sev[g->sev], loc, *loc ? ": " : "", g->msg);
 }
 
 void ir_diags_print(const ir_diags *d, FILE *f) {

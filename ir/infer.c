@@ -326,6 +326,12 @@ static bool set_out_unknown(ir_ctx *cx, ir_node *n, int i, ir_dtype dt) {
   return set_out(cx, n, i, dt, -1, NULL);
 }
 
+bool ir_infer_set_out(ir_ctx *cx, ir_node *n, int i, ir_dtype dt, int rank, const ir_dim *dims) {
+  return set_out(cx, n, i, dt, rank, dims);
+}
+
+const char *ir_dims_str(ir_ctx *cx, int rank, const ir_dim *d) { return dims_str(cx, rank, d); }
+
 /* ---- broadcasting ------------------------------------------------------------------ */
 
 bool ir_broadcast(ir_ctx *cx, ir_node *n, int ra, const ir_dim *a, int rb, const ir_dim *b,
@@ -1082,6 +1088,11 @@ bool infer_reduce(ir_ctx *cx, ir_node *n) {
   for (int i = 0; s == SRC_CONST && i < c; i++) {
     int a = axis_or_err(cx, n, s == SRC_CONST && opset_of(cx, n) >= since ? 1 : -1, axes[i], x->rank);
     if (a < 0) return false;
+    if (red[a]) {
+      ir_error(cx->d, n, "%s axes %s name axis %d twice", ir_op_fullname(n->op),
+               ints_str(cx, c, axes), a);
+      return false;
+    }
     red[a] = true;
   }
   int r = 0;

@@ -1,13 +1,14 @@
-/* infer.h - internal interface of shape and type inference (ir/infer.c): the
- * per-op infer_* functions that the op table (core.c) points at, and a few
- * helpers that passes and the frontend share (broadcasting, axis normalization,
- * reading small constant integer tensors).
+/* infer.h - internal interface of shape and type inference: the per-op
+ * infer_* functions that the op table (core.c) points at (ir/infer.c; the
+ * mixc ops' in infer_moe.c and infer_fused.c), and a few helpers that passes
+ * and the frontend share (broadcasting, axis normalization, reading small
+ * constant integer tensors, setting an output type).
  *
  * Requires: ir.h. The infer_* prototypes are generated from ops.def, so a new op
- * line needs only its function defined in infer.c. Every infer_* function takes
- * a node whose required inputs are non-NULL and have known dtypes (ir_infer_node
- * checks that first), reports bad input with ir_error_in, and returns false on
- * error. */
+ * line needs only its function defined in an infer*.c file. Every infer_*
+ * function takes a node whose required inputs are non-NULL and have known
+ * dtypes (ir_infer_node checks that first), reports bad input with
+ * ir_error_in, and returns false on error. */
 #ifndef MIXC_IR_INFER_H
 #define MIXC_IR_INFER_H
 
@@ -26,6 +27,20 @@
  * be NULL); returns false then. Ranks must be known (>= 0). */
 bool ir_broadcast(ir_ctx *cx, ir_node *n, int rank_a, const ir_dim *a, int rank_b,
                   const ir_dim *b, int *rank_out, ir_dim *out);
+
+/* Sets (or refines) the type of output i of n, for the infer_* functions
+ * outside infer.c: a type already there must agree (same dtype, rank and
+ * static dims; reported against n otherwise), and the most specific dims of
+ * the two are kept. rank -1: unknown rank. */
+bool ir_infer_set_out(ir_ctx *cx, ir_node *n, int i, ir_dtype dt, int rank, const ir_dim *dims);
+
+/* "[2,batch,?]" ("[*]" for rank -1), allocated for a diagnostic message. */
+const char *ir_dims_str(ir_ctx *cx, int rank, const ir_dim *d);
+
+/* mixc.matmul's act attribute as a code: its index in none, relu, gelu_erf,
+ * gelu_tanh, silu, sigmoid (the order of MIXC_ACT_* in runtime/kernels/data.h);
+ * NULL is none; -1 if unknown. (infer_fused.c) */
+int ir_fused_act_code(const char *act);
 
 /* axis in [-rank, rank) normalized to [0, rank); -1 if out of range. */
 int ir_norm_axis(int64_t axis, int rank);

@@ -12,6 +12,10 @@
  * With granularity "image", x may be (B,S,d) (y then has that shape) and the
  * routing arrays of the scratch are per group of `group` rows.
  *
+ * With router "logits" (raised from com.microsoft.MoE), input 1 is the router
+ * logits (rows, E), rows = all leading dims of x flattened, in place of W_g;
+ * the router bias must be omitted and granularity must be "row".
+ *
  * mixc.soft_moe (passes/raise_soft_moe.c, runtime/kernels/moe_soft.c): x
  * (B,m,d) f32, phi (d,S), fc1 (n,d,h), fc1 bias (n,h)|_, fc2 (n,h,d), fc2 bias
  * (n,d)|_ with S = n * slots_per_expert; y (B,m,d) and scratch u8[B'] with
@@ -64,8 +68,24 @@ static const ir_type *in_type(const ir_node *n, int i) {
 }
 
 bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
-  static const char *nm[] = {"x", "W_g", "router bias", "fc1", "fc1 bias", "fc2", "fc2 bias"};
+  const char *router = ir_attr_str(n, "router", "gate");
+  bool logits = !strcmp(router, "logits");
+  if (!logits && strcmp(router, "gate")) {
+    ir_error(cx->d, n, "mixc.moe router \"%s\" is not \"gate\" or \"logits\"", router);
+    return false;
+  }
+  const char *nm[] = {"x", logits ? "logits" : "W_g", "router bias", "fc1", "fc1 bias", "fc2",
+                      "fc2 bias"};
   static const int rank[] = {2, 2, 1, 3, 2, 3, 2};
+  if (!in_type(n, 1)) {
+    ir_error_in(cx->d, n, 1, "mixc.moe needs input 1 (%s)", nm[1]);
+    return false;
+  }
+  if (logits && in_type(n, 2)) {
+    ir_error_in(cx->d, n, 2, "mixc.moe with router \"logits\" takes no router bias: add it to "
+                "the logits");
+    return false;
+  }
   for (int i = 3; i <= 5; i += 2)
     if (!in_type(n, i)) {
       ir_error_in(cx->d, n, i, "mixc.moe needs input %d (%s)", i, nm[i]);
@@ -100,6 +120,11 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
                : (ir_dim){-1, NULL};
   int64_t group = ir_attr_int(n, "group", 1);
   bool image = !strcmp(ir_attr_str(n, "granularity", "row"), "image");
+  if (logits && (image || group != 1)) {
+    ir_error(cx->d, n, "mixc.moe with router \"logits\" routes every row: granularity must be "
+             "\"row\"");
+    return false;
+  }
   if (group < 1 || (!image && group != 1) ||
       (ir_dim_static(rows) && rows.v % group) ||
       (image && x->rank == 3 && ir_dim_static(x->dims[1]) && x->dims[1].v != group)) {
@@ -109,7 +134,7 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
   }
   ir_dim h = in_type(n, 3)->dims[2];
   /* every operand's dims against (rows, d, h, E) */
-  ir_dim want[7][3] = {{rows, d}, {d, E}, {E}, {E, d, h}, {E, h}, {E, h, d}, {E, d}};
+  ir_dim want[7][3] = {{rows, d}, {logits ? rows : d, E}, {E}, {E, d, h}, {E, h}, {E, h, d}, {E, d}};
   for (int i = 1; i < n->nin && i < 7; i++) {
     const ir_type *t = in_type(n, i);
     if (!t) continue;

@@ -4,13 +4,13 @@
  *
  * Checks: value names unique; every value defined once (a node output, a graph
  * input or a constant, never two of these); nodes in topological order (a use
- * before its definition is reported, and a cycle is named node by node); graph
- * outputs defined; arity and required inputs per the op table; attributes
- * against the op's schema (unknown, wrong kind, missing required); constant
- * tensors consistent with their types and byte sizes; and each output type
- * consistent with re-running shape inference. That last check infers into
- * scratch copies of the output values (from a private arena), so the graph is
- * left exactly as it was.
+ * before its definition is reported, and a cycle is named node by node); at
+ * least one graph output, each defined; arity and required inputs per the op
+ * table; attributes against the op's schema (unknown, wrong kind, missing
+ * required); constant tensors consistent with their types and byte sizes; and
+ * each output type consistent with re-running shape inference. That last check
+ * infers into scratch copies of the output values (from a private arena), so
+ * the graph is left exactly as it was.
  *
  * Requires: the op table (core.c) and shape inference (infer.c). Uses no node or
  * value scratch fields (id), so passes may keep state in them across a verify. */
@@ -522,7 +522,11 @@ bool ir_verify(ir_ctx *cx) {
   }
   if (out_of_order) report_cycles(s);
 
-  /* 4. graph outputs */
+  /* 4. graph outputs: at least one, each defined */
+  if (g->noutputs == 0) {
+    ir_error(d, NULL, "the graph has no outputs: there is nothing to compute");
+    ok = false;
+  }
   for (int i = 0; i < g->noutputs; i++) {
     ir_value *v = g->outputs[i];
     if (!v) {

@@ -11,8 +11,11 @@
 const pass_info pass_pipeline[] = {
     {"canonicalize", "remove Identity and inference-mode Dropout", pass_canonicalize},
     {"fold", "fold constants and shape subgraphs (Shape, Gather, Concat, Reshape...)", pass_fold},
-    {"raise-moe", "fuse routed MoE layers (loop, masked, one-hot, per-image exports) into mixc.moe", pass_raise_moe},
+    {"raise-moe", "fuse routed MoE layers (loop, masked, one-hot, per-image exports; com.microsoft.MoE) into mixc.moe", pass_raise_moe},
     {"raise-soft-moe", "fuse Soft MoE layers into mixc.soft_moe", pass_raise_soft_moe},
+    {"raise-gelu", "rewrite decomposed GELU (Erf and tanh forms) to Gelu", pass_raise_gelu},
+    {"sink-transpose", "token mixing as a left multiplication: mixc.matmul, no Transpose", pass_sink_transpose},
+    {"fuse-epilogue", "fuse bias, activation and residual Adds into mixc.matmul", pass_fuse_epilogue},
     {"dce", "remove nodes and constants whose results are never used", pass_dce},
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof *pass_pipeline);

@@ -3,7 +3,9 @@
  * per-image styles (MODELS.md "How these models arrive as ONNX"), and replaces the whole subgraph by one
  * mixc.moe node whose result is exactly the subgraph's (semantics in
  * runtime/kernels/moe.c). This is what lets the data-dependent shapes of the
- * loop style (NonZero) compile: they disappear inside the fused op.
+ * loop style (NonZero) compile: they disappear inside the fused op. Each
+ * com.microsoft.MoE node becomes mixc.moe with router "logits"
+ * (raise_ms_moe.c).
  *
  * Matching is bottom-up from a candidate combine node (raise_moe_match.c)
  * back to the router, Softmax(MatMul(x, W_g) [+ b]) -> TopK, verifying every
@@ -566,6 +568,10 @@ bool pass_raise_moe(ir_ctx *cx) {
   while (raise_one(cx, &stamp, NULL, 0)) {
     changed = true;
     pass_dce(cx);
+  }
+  if (moe_raise_ms(cx)) {
+    changed = true;
+    pass_dce(cx); /* the weights it transposed */
   }
   /* the fused outputs have static shapes where the export's did not (the
    * one-hot capacity path): let them flow on to the consumers */

@@ -1,7 +1,7 @@
 /* raise_moe.h - internal interface between the files of the raise-moe pass:
  * raise_moe.c (driver, router, importance dropping, expert MLPs, building the
- * fused node) and raise_moe_match.c (the combine patterns of each export
- * style). Also shared with raise_soft_moe.c (activations, constant helpers).
+ * fused node), raise_moe_match.c (the combine patterns of each export
+ * style) and raise_ms_moe.c (com.microsoft.MoE). Also shared with raise_soft_moe.c (activations, constant helpers).
  * Not used outside passes/raise_*moe*.c. */
 #ifndef MIXC_PASSES_RAISE_MOE_H
 #define MIXC_PASSES_RAISE_MOE_H
@@ -98,5 +98,10 @@ bool moe_match_combine_loop(moe_match *m, ir_node *end);
 bool moe_match_combine_masked(moe_match *m, ir_node *end);
 bool moe_match_combine_onehot(moe_match *m, ir_node *end);
 bool moe_match_combine_image(moe_match *m, ir_node *end);
+
+/* raise_ms_moe.c: replaces each com.microsoft.MoE node that the fused kernel
+ * can run by mixc.moe with router "logits"; warns about the others. Returns
+ * whether any was raised. */
+bool moe_raise_ms(ir_ctx *cx);
 
 #endif

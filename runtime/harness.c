@@ -1,10 +1,19 @@
 /* harness.c - rt_harness_main: the `main` of standalone model executables and
  * the body of `mixc run`. Parses the command line, reads every input tensor
  * (.npy or .pb) and checks it against the model descriptor, runs the entry
- * function, writes one .npy per output, and optionally times more runs.
+ * function on a thread pool, writes one .npy per output, and optionally times
+ * more runs, writes a profile and prints MoE routing statistics.
  *
  *   PROG --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]
- *        [--weights FILE]
+ *        [--profile FILE] [--stats] [--weights FILE]
+ *
+ * --threads N: the pool's size (default rt_default_threads(), the online
+ * cores). --profile FILE: every run is profiled (runtime/profile.c); FILE is
+ * a Chrome trace of the last one, each event's args carrying the mean and
+ * minimum over all runs. --stats: the first run's routing counts per mixc.moe
+ * layer (later --bench runs are not counted). A run-time data error prints
+ * `error: node 'NAME' (OP): MESSAGE`, naming the failing call from the
+ * descriptor's call table (`error: run failed: MESSAGE` without one).
  *
  * A model compiled with --weights=file maps its weights first: FILE, or by
  * default the file named in the descriptor next to the executable
@@ -14,9 +23,10 @@
  * input, a run-time data error, an unwritable output); 2 usage (unknown flag,
  * malformed flag value); 3 internal (a descriptor that breaks its contract).
  *
- * Requires: libc, POSIX clock_gettime and mkdir, libm only; the descriptor's
- * contract in rt.h. Buffers handed to the entry function are 64-byte aligned
- * and padded to a multiple of 64 bytes. */
+ * Requires: libc, POSIX clock_gettime and mkdir, libm, the runtime's pool
+ * (pool.c) and instrumentation (profile.c); the descriptor's contract in rt.h.
+ * Buffers handed to the entry function are 64-byte aligned and padded to a
+ * multiple of 64 bytes. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdbool.h>
@@ -32,7 +42,7 @@
 
 enum { H_OK = 0, H_BAD_INPUT = 1, H_USAGE = 2, H_INTERNAL = 3 };
 
-#define MAX_THREADS 4096
+#define MAX_THREADS RT_MAX_THREADS
 #define MAX_BENCH 1000000
 
 static const char usage_text[] =
@@ -42,9 +52,14 @@ static const char usage_text[] =
     "(characters outside [A-Za-z0-9._-] in NAME become '_').\n"
     "  --input NAME=FILE  an input tensor, .npy or ONNX TensorProto .pb; every input is required\n"
     "  --output-dir DIR   where outputs go (default: the current directory; created if missing)\n"
-    "  --threads N        worker threads (N >= 1)\n"
+    "  --threads N        threads to run on, N >= 1 (default: the number of cores)\n"
     "  --bench N          after the first run, time N more and print\n"
     "                     'median_ms=X min_ms=Y runs=N' as the last line\n"
+    "  --profile FILE     write the time of every kernel call as a Chrome trace (JSON;\n"
+    "                     open in ui.perfetto.dev): the last run, with each call's mean\n"
+    "                     and minimum over all runs in its args\n"
+    "  --stats            print the first run's routing statistics for each MoE layer:\n"
+    "                     rows per expert, assignments over capacity, dropped rows\n"
     "  --weights FILE     the weights file, for models compiled with --weights=file\n"
     "                     (default: the one mixc wrote, next to this executable)\n"
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
@@ -66,6 +81,10 @@ static const char *check_desc(const rt_model_desc *m) {
     return "model descriptor names a weights file but no loader";
   if (m->ninputs < 0 || m->noutputs < 0 || (m->ninputs && !m->inputs) || (m->noutputs && !m->outputs))
     return "model descriptor has bad input/output lists";
+  if (m->ncalls < 0 || (m->ncalls && !m->calls)) return "model descriptor has a bad call table";
+  for (int i = 0; i < m->ncalls; i++)
+    if (!m->calls[i].name || !m->calls[i].op || !m->calls[i].kernel || m->calls[i].moe_experts < 0)
+      return "model descriptor has a bad call table entry";
   for (int k = 0; k < 2; k++) {
     int n = k ? m->noutputs : m->ninputs;
     const rt_tensor_desc *t = k ? m->outputs : m->inputs;
@@ -130,6 +149,9 @@ typedef struct harness {
   rt_tensor *in;           /* per model input */
   void **inptr, **outptr;
   void *arena;
+  rt_pool *pool;           /* NULL: one thread */
+  rt_prof *prof;           /* --profile */
+  rt_stats *stats;         /* --stats; counted in the first run only */
 } harness;
 
 static void harness_free(harness *h) {
@@ -142,15 +164,34 @@ static void harness_free(harness *h) {
   free(h->inptr);
   free(h->outptr);
   free(h->arena);
+  rt_pool_free(h->pool);
+  rt_prof_free(h->prof);
+  rt_stats_free(h->stats);
 }
 
-static int run_once(harness *h, rt_ctx *ctx) {
+/* One run; `count` says whether routing statistics are collected. A
+ * run-time data error names the failing call's node when the descriptor has
+ * a call table. */
+static int run_once(harness *h, rt_ctx *ctx, bool count) {
   memset(ctx, 0, sizeof *ctx);
+  ctx->pool = h->pool;
+  if (h->prof) {
+    rt_prof_begin_run(h->prof);
+    ctx->prof = h->prof;
+  }
+  if (h->stats && count) ctx->stats = rt_stats_table(h->stats);
   int rc = h->m->entry(ctx, (void *const *)h->inptr, (void *const *)h->outptr, h->arena);
+  if (h->prof) rt_prof_end_run(h->prof);
   if (rc || ctx->status) {
     ctx->msg[sizeof ctx->msg - 1] = 0;
-    fprintf(stderr, "%s: run failed: %s\n", h->prog,
-            ctx->msg[0] ? ctx->msg : "the model reported an error without a message");
+    const char *msg = ctx->msg[0] ? ctx->msg : "the model reported an error without a message";
+    int c = ctx->fail_call;
+    if (h->m->calls && c >= 0 && c < h->m->ncalls) {
+      char label[2 * RT_PRINTABLE_MAX + 8];
+      fprintf(stderr, "error: node %s: %s\n", rt_call_label(&h->m->calls[c], label, sizeof label), msg);
+    } else {
+      fprintf(stderr, "error: run failed: %s\n", msg);
+    }
     return H_BAD_INPUT;
   }
   return H_OK;
@@ -208,6 +249,18 @@ static int write_outputs(harness *h, const char *dir) {
   return rc;
 }
 
+/* Writes --profile's file (nothing without the flag). */
+static int write_profile(harness *h, const char *path) {
+  if (!path) return H_OK;
+  char err[512];
+  if (rt_prof_write_json(h->prof, h->m->calls, path, err, sizeof err)) {
+    fprintf(stderr, "%s: profile: %s\n", h->prog, err);
+    return H_BAD_INPUT;
+  }
+  printf("profile: %d calls -> %s\n", (int)h->m->ncalls, path);
+  return H_OK;
+}
+
 /* Maps the model's weights file: path, else desc->weights_file next to the
  * executable. Nonzero after printing why. */
 static int load_weights(const char *prog, const rt_model_desc *m, const char *path) {
@@ -248,10 +301,11 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
     return H_INTERNAL;
   }
 
-  harness h = {prog, m, NULL, NULL, NULL, NULL, NULL};
+  harness h = {.prog = prog, .m = m};
   const char *outdir = ".";
-  const char *wpath = NULL;
-  long threads = 1, bench = 0;
+  const char *wpath = NULL, *profile = NULL;
+  bool stats = false;
+  long threads = 0, bench = 0;
   const char **inargs = calloc((size_t)argc + 1, sizeof *inargs);
   int ninargs = 0, rc = H_OK;
   if (!inargs) return H_INTERNAL;
@@ -267,10 +321,14 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
       free(inargs);
       return H_OK;
     }
+    if (!strcmp(a, "--stats")) {
+      stats = true;
+      continue;
+    }
     static const char *const valued[] = {"--input", "--output-dir", "--threads", "--bench",
-                                         "--weights"};
+                                         "--weights", "--profile"};
     int which = -1;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
       size_t n = strlen(valued[k]);
       if (!strncmp(a, valued[k], n) && (a[n] == 0 || a[n] == '=')) {
         which = k;
@@ -321,6 +379,13 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
       }
       wpath = val;
       break;
+    case 5:
+      if (!*val) {
+        fprintf(stderr, "%s: --profile is empty\n", prog);
+        rc = H_USAGE;
+      }
+      profile = val;
+      break;
     default:
       fprintf(stderr, "%s: %s '%s'\n", prog, a[0] == '-' ? "unknown option" : "unexpected argument", a);
       rc = H_USAGE;
@@ -331,7 +396,6 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
     free(inargs);
     return rc;
   }
-  (void)threads; /* the thread pool comes later; rt_ctx.pool stays NULL */
   if (m->weights_file && load_weights(prog, m, wpath)) {
     free(inargs);
     return H_BAD_INPUT;
@@ -399,10 +463,20 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
   for (int i = 0; i < m->noutputs && rc == H_OK; i++)
     if (!(h.outptr[i] = alloc64(m->outputs[i].nbytes))) rc = H_INTERNAL;
   if (rc == H_OK && !(h.arena = alloc64(m->arena_size))) rc = H_INTERNAL;
+  if (rc == H_OK && profile && !(h.prof = rt_prof_new(m->ncalls))) rc = H_INTERNAL;
+  if (rc == H_OK && stats && !(h.stats = rt_stats_new(m->ncalls, m->calls))) rc = H_INTERNAL;
   if (rc == H_INTERNAL) fprintf(stderr, "%s: out of memory\n", prog);
+  /* No pool (no threads to be had) just means one thread. */
+  if (rc == H_OK) h.pool = rt_pool_create(threads ? (int)threads : rt_default_threads());
   rt_ctx ctx;
-  if (rc == H_OK) rc = run_once(&h, &ctx);
+  if (rc == H_OK) rc = run_once(&h, &ctx, true);
   if (rc == H_OK) rc = write_outputs(&h, outdir);
+  if (rc == H_OK && stats) {
+    bool any = false;
+    for (int i = 0; i < m->ncalls; i++) any |= m->calls[i].moe_experts > 0;
+    if (any) rt_stats_print(h.stats, m->calls, stdout);
+    else printf("moe: no routed MoE layers (mixc.moe) in this model\n");
+  }
 
   if (rc == H_OK && bench > 0) {
     double *ms = malloc(sizeof *ms * (size_t)bench);
@@ -412,16 +486,19 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
     }
     for (long i = 0; i < bench && rc == H_OK; i++) {
       double t0 = now_ms();
-      rc = run_once(&h, &ctx);
+      rc = run_once(&h, &ctx, false);
       ms[i] = now_ms() - t0;
     }
     if (rc == H_OK) {
       qsort(ms, (size_t)bench, sizeof *ms, cmp_double);
       double median = bench % 2 ? ms[bench / 2] : (ms[bench / 2 - 1] + ms[bench / 2]) / 2;
+      rc = write_profile(&h, profile);
       fflush(stdout);
-      printf("median_ms=%.4f min_ms=%.4f runs=%ld\n", median, ms[0], bench);
+      if (rc == H_OK) printf("median_ms=%.4f min_ms=%.4f runs=%ld\n", median, ms[0], bench);
     }
     free(ms);
+  } else if (rc == H_OK) {
+    rc = write_profile(&h, profile);
   }
   fflush(stdout);
   harness_free(&h);

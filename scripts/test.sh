@@ -2,8 +2,8 @@
 # test.sh - the whole test suite: installs what is missing, builds, and runs
 # every test with ctest (CUnit unit suites, IR text tests, model tests,
 # malformed inputs, CLI, hostile inputs, threads), then the same suite again
-# built with -fsanitize=address,undefined (build-asan/). Exits non-zero if
-# anything fails.
+# built with -fsanitize=address,undefined (build-asan/), then 60 seconds of
+# libFuzzer on the importer (build-fuzz/). Exits non-zero if anything fails.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bash "$top/scripts/setup.sh"
@@ -17,3 +17,7 @@ cmake -S "$top" -B "$top/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIXC_SA
 cmake --build "$top/build-asan" -j "$(nproc)"
 cd "$top/build-asan"
 ctest --output-on-failure -j 2 --timeout 1200 -E onnx_node
+# Stage 3: fuzz the importer for 60 s from a fresh copy of the seeds
+# (tests/fuzz/ci.sh; clang-19 + libFuzzer, built in build-fuzz/). Any crash,
+# sanitizer report, leak, hang (10 s) or > 2 GiB RSS fails the run.
+bash "$top/tests/fuzz/ci.sh" 60 "$top/build-fuzz"

@@ -3,6 +3,7 @@
  *   mixc dump MODEL [--after=import|PASS|all] [--format=text|dot] [-o FILE]
  *   mixc check MODEL
  *   mixc run MODEL --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]
+ *                  [--profile FILE] [--stats] [--interp]                  (tools/run.c)
  *   mixc compile MODEL -o OUT [--emit=exe|obj|lib|llvm|asm]    (tools/run.c)
  *
  * Exit codes: 0 ok; 1 bad input (model, data or flag values); 2 usage;

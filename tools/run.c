@@ -3,7 +3,8 @@
  * mixc_compile_file) and, for `run`, the same harness that standalone
  * executables use (rt_harness_main).
  *
- *   mixc run MODEL --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N] [--interp]
+ *   mixc run MODEL --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]
+ *                  [--profile FILE] [--stats] [--interp]
  *   mixc compile MODEL -o OUT [--emit=exe|obj|lib|llvm|asm] [--shape NAME=1x3x224x224 ...]
  *                             [--prefix NAME] [--weights=embed|file]
  *
@@ -23,16 +24,24 @@ enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 static const char usage_run[] =
     "usage: mixc run MODEL --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]\n"
-    "                      [--interp]\n"
+    "                      [--profile FILE] [--stats] [--interp]\n"
     "\n"
     "Compiles MODEL in memory, runs it once and writes DIR/NAME.npy for each output.\n"
     "  --input NAME=FILE  an input tensor (.npy or ONNX TensorProto .pb); every input is\n"
     "                     required. Symbolic dims (batch, ...) are bound from these shapes.\n"
     "  --output-dir DIR   where outputs go (default: the current directory)\n"
-    "  --threads N        worker threads (N >= 1)\n"
+    "  --threads N        threads to run on, N >= 1 (default: the number of cores)\n"
     "  --bench N          after the first run, time N more and print\n"
     "                     'median_ms=X min_ms=Y runs=N' as the last line\n"
+    "  --profile FILE     write the time of every kernel call as a Chrome trace (JSON;\n"
+    "                     open in ui.perfetto.dev): the last run, with each call's mean\n"
+    "                     and minimum over all runs in its args\n"
+    "  --stats            print the first run's routing statistics for each MoE layer\n"
+    "                     (mixc.moe): rows per expert, assignments over capacity, dropped rows\n"
     "  --interp           run with the reference kernels instead of the JIT\n"
+    "A run-time data error (e.g. an index out of range) prints\n"
+    "  error: node 'NAME' (OP): MESSAGE\n"
+    "and exits 1.\n"
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error\n";
 
 static const char usage_compile[] =
@@ -97,7 +106,7 @@ static int take_value(int argc, char **argv, int *i, const char *const *flags, i
 int cmd_run(int argc, char **argv) {
   const char *model = NULL;
   bool interp = false;
-  long threads = 1, bench = 0;
+  long threads = 0, bench = 0;
   /* The harness's argv: a program name, then every flag but MODEL and --interp. */
   char **hargv = calloc((size_t)argc + 2, sizeof *hargv);
   const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
@@ -120,9 +129,14 @@ int cmd_run(int argc, char **argv) {
       interp = true;
       continue;
     }
-    static const char *const valued[] = {"--input", "--output-dir", "--threads", "--bench"};
+    if (!strcmp(a, "--stats")) {
+      hargv[hargc++] = argv[i];
+      continue;
+    }
+    static const char *const valued[] = {"--input", "--output-dir", "--threads", "--bench",
+                                         "--profile"};
     const char *val;
-    int at = i, which = take_value(argc, argv, &i, valued, 4, &val);
+    int at = i, which = take_value(argc, argv, &i, valued, 5, &val);
     for (int k = at; which >= 0 && k <= i; k++) hargv[hargc++] = argv[k];
     if (which >= 0 && !val) {
       rc = usage_error("run", usage_run, "%s needs a value", a);
@@ -137,6 +151,8 @@ int cmd_run(int argc, char **argv) {
         rc = usage_error("run", usage_run, "--bench expects an integer from 1 to 1000000, got '%s'", val);
     } else if (which == 1) {
       if (!*val) rc = usage_error("run", usage_run, "%s", "--output-dir is empty");
+    } else if (which == 4) {
+      if (!*val) rc = usage_error("run", usage_run, "%s", "--profile is empty");
     } else if (a[0] == '-' && a[1]) {
       rc = usage_error("run", usage_run, "unknown option '%s'", a);
     } else if (!model) {

@@ -25,9 +25,11 @@
  *
  * Threads: a compiled mixc_model is immutable; any number of threads may
  * create sessions from it and query it at the same time. A mixc_session holds
- * the scratch memory of one run: use each session from one thread at a time
- * (one session per concurrent caller). mixc_last_error() is per thread. A
- * model must outlive its sessions.
+ * the scratch memory of one run and its own thread pool (mixc_options.threads
+ * threads, the calling thread included, created with the session): use each
+ * session from one thread at a time (one session per concurrent caller).
+ * Results are bit-identical for every thread count. mixc_last_error() is per
+ * thread. A model must outlive its sessions.
  *
  * Memory: inputs and outputs are caller-owned buffers; mixc never keeps a
  * pointer to them after mixc_run returns and never writes outside an output's
@@ -101,7 +103,8 @@ typedef struct mixc_dim_binding {
 
 /* Compile options. All-zero (or passing NULL) gives the defaults. */
 typedef struct mixc_options {
-  int threads;              /* worker threads for a run; 0: default (1 for now) */
+  int threads;              /* threads per session (its pool, the caller included), 1..4096;
+                               0: default, the number of online cores */
   int interpret;            /* nonzero: run with the reference kernels, no JIT (slower) */
   size_t num_dims;          /* bindings for the model's symbolic input dims: */
   const mixc_dim_binding *dims; /* every symbolic dim must be bound; unknown names are errors */
@@ -163,6 +166,60 @@ typedef struct mixc_tensor {
  * results. */
 mixc_status mixc_run(mixc_session *session, const mixc_tensor *inputs, size_t num_inputs,
                      const mixc_tensor *outputs, size_t num_outputs);
+
+/* ---- profiling -------------------------------------------------------------------- */
+/* A compiled model runs as a list of kernel calls, about one per node of the
+ * optimized graph (mixc_model_num_calls). With profiling on, each mixc_run on
+ * the session times every call (CLOCK_MONOTONIC, taken on the thread that
+ * calls mixc_run; a call's time includes its worker threads). Off (the
+ * default), the cost is one NULL test per call. Turning it on forgets earlier
+ * profiles. */
+mixc_status mixc_session_set_profiling(mixc_session *session, int enable);
+
+int mixc_model_num_calls(const mixc_model *model);   /* -1 if model is NULL */
+
+typedef struct mixc_call_profile {
+  const char *node;         /* the ONNX node's name ("" if it has none, or for an output copy) */
+  const char *op;           /* its op, e.g. "MatMul", "mixc.moe" ("" for an output copy) */
+  const char *kernel;       /* the kernel, e.g. "mixc_k_moe_f32" */
+  double start_us;          /* the last profiled run: start (from the run's start) */
+  double dur_us;            /* and duration; -1 if the call did not run (an earlier one failed) */
+  int64_t runs;             /* profiled runs in which the call ran */
+  double mean_us, min_us;   /* its duration over those runs */
+} mixc_call_profile;
+
+/* Call `index` (0..mixc_model_num_calls-1) of the session's profile. Strings
+ * live as long as the model. */
+mixc_status mixc_session_call_profile(const mixc_session *session, int index, mixc_call_profile *out);
+/* Writes the last profiled run as a Chrome trace-event JSON file (open it in
+ * ui.perfetto.dev or chrome://tracing): one event per call, named
+ * "NODE (OP)", with its op, kernel, and mean/min over the profiled runs as
+ * args. */
+mixc_status mixc_session_write_profile(const mixc_session *session, const char *path);
+
+/* ---- MoE routing statistics ---------------------------------------------------------- */
+/* For each routed MoE layer (a mixc.moe node: top-k routing, optional
+ * capacity and importance dropping), how many rows each expert received.
+ * Counts add up over the runs since mixc_session_set_moe_stats(s, 1), which
+ * also zeroes them; off by default (the cost then: one NULL test per layer).
+ * For each run: sum(expert_rows) + over_capacity + k * dropped_rows ==
+ * rows * k. */
+typedef struct mixc_moe_stats {
+  const char *node;            /* the layer's node name */
+  int num_experts;             /* E */
+  int k;                       /* experts chosen per row */
+  int64_t rows;                /* rows routed per run */
+  int64_t runs;                /* runs counted */
+  const int64_t *expert_rows;  /* num_experts counts: rows each expert received; valid until
+                                  the session's next run, set_moe_stats or free */
+  int64_t over_capacity;       /* row-expert assignments refused because the expert was full */
+  int64_t dropped_rows;        /* rows that got no expert (importance dropping) */
+} mixc_moe_stats;
+
+int mixc_model_num_moe_layers(const mixc_model *model);   /* -1 if model is NULL */
+mixc_status mixc_session_set_moe_stats(mixc_session *session, int enable);
+/* Layer `layer` (0..mixc_model_num_moe_layers-1, in execution order). */
+mixc_status mixc_session_moe_stats(const mixc_session *session, int layer, mixc_moe_stats *out);
 
 #ifdef __cplusplus
 }

@@ -22,13 +22,28 @@ enum {
   MIXC_DT_U64 = 13
 };
 
-/* ---- GEMM: Y[b][m][n] = alpha * sum_k A[b][m][k] * B[b][k][n] (+ beta * C) ---------
+/* ---- GEMM: Y[b][m][n] = E(alpha * sum_k A[b][m][k] * B[b][k][n] (+ beta * C)) ---------
  * A is addressed with one stride per axis. B is a view whose k and n axes each
  * consist of up to MIXC_GEMM_VIEW sub-dims (last fastest): a plain matrix has
  * one of each, a convolution without padding reads its input through an
  * im2col view (k = channel x kernel taps, n = output positions) without
- * copying it. Batch dims are shared by all operands (stride 0 = broadcast). */
+ * copying it. Batch dims are shared by all operands (stride 0 = broadcast).
+ *
+ * The epilogue E, applied once per element after the last k step:
+ *   v = act(v + bias) + res
+ * bias is a vector indexed by n (bias_axis 0) or by m (bias_axis 1); res has
+ * the output's shape and its own strides (it may be Y itself only if it is
+ * read exactly where it is written). act is a MIXC_ACT_* code.
+ *
+ * Pre-packed operands: a constant operand may be packed at compile time into
+ * the micro-kernel's layout (backend/lower_gemm.c), flagged by a_packed /
+ * b_packed; its strides are then unused. Packed B: for each NR-wide panel of
+ * columns j, K rows of NR floats (zero padded), panel after panel. Packed A:
+ * for each MR-tall panel of rows i, K columns of MR floats (zero padded). A
+ * packed operand is not batched (its batch strides are 0). */
 #define MIXC_GEMM_VIEW 4
+enum { MIXC_ACT_NONE = 0, MIXC_ACT_RELU = 1, MIXC_ACT_GELU_ERF = 2, MIXC_ACT_GELU_TANH = 3,
+       MIXC_ACT_SILU = 4, MIXC_ACT_SIGMOID = 5 };
 typedef struct mixc_gemm_params {
   int64_t M, N, K;
   int64_t a_sm, a_sk;                   /* A strides */
@@ -36,11 +51,17 @@ typedef struct mixc_gemm_params {
   int64_t b_ndim[MIXC_GEMM_VIEW], b_nst[MIXC_GEMM_VIEW]; /* B n sub-dims */
   int64_t c_sm, c_sn;                   /* C (Gemm's C, a bias) strides; 0 = broadcast */
   int64_t y_sm, y_sn;                   /* output strides */
+  int64_t r_sm, r_sn;                   /* residual strides */
   int64_t bdim[RT_MAX_RANK];            /* batch dims */
   int64_t a_bs[RT_MAX_RANK], b_bs[RT_MAX_RANK], c_bs[RT_MAX_RANK], y_bs[RT_MAX_RANK];
+  int64_t r_bs[RT_MAX_RANK], bias_bs[RT_MAX_RANK]; /* residual and bias batch strides */
   int32_t b_nk, b_nn;                   /* sub-dim counts, 1..MIXC_GEMM_VIEW */
   int32_t nbatch;                       /* batch rank, 0..RT_MAX_RANK */
   int32_t a_buf, b_buf, c_buf, y_buf;   /* c_buf -1: no C */
+  int32_t bias_buf, res_buf;            /* -1: none */
+  int32_t bias_axis;                    /* 0: bias[n], 1: bias[m] */
+  int32_t act;                          /* MIXC_ACT_* */
+  int32_t a_packed, b_packed;           /* operand pre-packed at compile time */
   float alpha, beta;
 } mixc_gemm_params;
 

@@ -107,36 +107,26 @@ static int unary_vec_f32(const elem_unary_params *p, const float *xs, float *ys,
     memcpy(ys + i, b_, sizeof(float) * (size_t)(n - i));     \
   }                                                          \
   return 1
-#define ABS_V(t) ((f32x16)((i32x16)(t) & 0x7fffffff))
 #define HSIG_V(t) v16_sel((t) < zero, zero, v16_sel((t) > one, one, (t)))
   switch (p->op) {
-  case EU_ABS: UN_VEC(ABS_V(v));
+  case EU_ABS: UN_VEC(V16_ABS(v));
   case EU_NEG: UN_VEC(-v);
   case EU_RECIPROCAL: UN_VEC(one / v);
-  case EU_RELU: UN_VEC(v16_sel(v < zero, zero, v));
+  case EU_RELU: UN_VEC(v16_relu(v));
   case EU_LEAKYRELU: UN_VEC(v16_sel(v < zero, al * v, v));
   case EU_THRESHOLDEDRELU: UN_VEC(v16_sel(v > al, v, zero));
-  case EU_SOFTSIGN: UN_VEC(v / (one + ABS_V(v)));
+  case EU_SOFTSIGN: UN_VEC(v / (one + V16_ABS(v)));
   case EU_HARDSIGMOID: UN_VEC(HSIG_V(al * v + be));
   case EU_HARDSWISH: UN_VEC(v * HSIG_V(v * v16_splat(1.0f / 6.0f) + half));
   case EU_EXP: UN_VEC(v16_exp(v));
-  case EU_SIGMOID: UN_VEC(one / (one + v16_exp(-v)));
+  case EU_SIGMOID: UN_VEC(v16_sigmoid(v));
   case EU_TANH: UN_VEC(v16_tanh(v));
   case EU_ERF: UN_VEC(v16_erf(v));
-  case EU_GELU_TANH: /* 0.5 x (1 + tanh u) = x / (1 + e^-2u): no cancellation for x < 0 */
-    UN_VEC(v / (one + v16_exp(v16_splat(-2 * 0.79788456080286535588f) *
-                              (v + v16_splat(0.044715f) * v * v * v))));
-  case EU_GELU: {
-    /* 0.5 x (1 + erf(x/sqrt2)) = 0.5 x erfc(-x/sqrt2): through erfc of |x|, so
-     * that the negative tail keeps its relative precision */
-#define GELU_V(v, e) v16_sel((v) < zero, half * (v) * (e), half * (v) * (v16_splat(2) - (e)))
-    UN_VEC(GELU_V(v, v16_erfc_pos(ABS_V(v) * v16_splat(0.70710678118654752440f))));
-#undef GELU_V
-  }
+  case EU_GELU_TANH: UN_VEC(v16_gelu_tanh(v));
+  case EU_GELU: UN_VEC(v16_gelu_erf(v));
   default: return 0;
   }
 #undef HSIG_V
-#undef ABS_V
 #undef UN_VEC
 }
 

@@ -139,6 +139,26 @@ static inline f32x16 v16_erf(f32x16 x) {
   return v16_sel(ax < v16_splat(0.5f), small, big);
 }
 
+/* ---- activations, shared by the elementwise kernels and the GEMM epilogue, so
+ * that a fused activation gives the same bits as the separate op. ---- */
+#define V16_ABS(t) ((f32x16)((i32x16)(t) & 0x7fffffff))
+static inline f32x16 v16_relu(f32x16 v) { return v16_sel(v < v16_splat(0.0f), v16_splat(0.0f), v); }
+static inline f32x16 v16_sigmoid(f32x16 v) {
+  return v16_splat(1.0f) / (v16_splat(1.0f) + v16_exp(-v));
+}
+/* 0.5 x (1 + erf(x/sqrt2)) = 0.5 x erfc(-x/sqrt2): through erfc of |x|, so that
+ * the negative tail keeps its relative precision */
+static inline f32x16 v16_gelu_erf(f32x16 v) {
+  f32x16 e = v16_erfc_pos(V16_ABS(v) * v16_splat(0.70710678118654752440f)), half = v16_splat(0.5f);
+  return v16_sel(v < v16_splat(0.0f), half * v * e, half * v * (v16_splat(2) - e));
+}
+/* 0.5 x (1 + tanh u) = x / (1 + e^-2u): no cancellation for x < 0 */
+static inline f32x16 v16_gelu_tanh(f32x16 v) {
+  return v / (v16_splat(1.0f) + v16_exp(v16_splat(-2 * 0.79788456080286535588f) *
+                                        (v + v16_splat(0.044715f) * v * v * v)));
+}
+static inline f32x16 v16_silu(f32x16 v) { return v * v16_sigmoid(v); }
+
 /* Saturating float -> integer: truncates toward zero, NaN -> 0, values past the
  * range -> its ends. A float converts to double exactly, and every bound
  * below is an exact double, so no conversion is ever out of range. */

@@ -1,41 +1,41 @@
-/* gemm.c - the f32 GEMM behind MatMul, Gemm, Einsum's matmul patterns and
- * convolutions without padding (through an im2col view of the input), an f64
- * MatMul/Gemm, and com.microsoft.MoE computed for the chosen experts only.
+/* gemm.c - the f32 GEMM behind MatMul, Gemm, mixc.matmul, Einsum's matmul
+ * patterns and convolutions without padding (through an im2col view of the
+ * input), an f64 MatMul/Gemm, and com.microsoft.MoE computed for the chosen
+ * experts only.
  *
- * The f32 GEMM is cache-blocked: B is packed, KC x NC at a time, into a stack
- * buffer of NR-wide panels (which also turns any stride or view of B into unit
- * stride, so a transposed operand is never copied as a whole), and an MR x NR
- * micro-kernel with GCC/Clang vector extensions accumulates over the packed
- * panel while A is read in place through its strides. It is correct and
- * reasonably fast, not the final word: packed AVX-512 micro-kernels come later.
+ * The f32 GEMM (engine described in gemm.h): the output is cut into tasks of
+ * MC rows by NC columns (and batches) that the thread pool shares out; a task
+ * walks K in KC runs, packs its KC x NC block of B into NR-wide panels unless
+ * B was packed at compile time (which also turns any stride or im2col view of
+ * B into unit stride), and runs the 8 x 32 micro-kernel over every MR x NR
+ * tile, reading A in place through row pointers or from compile-time panels.
+ * The epilogue (alpha, Gemm's C, bias, activation, residual) is applied as the
+ * last run is stored, so a fused op writes its output once.
  *
- * Requires: kernel.h's ABI and data.h's params; only libm, memcpy and memset;
- * no heap. Stack use is bounded: about 140 KB for the GEMM (its B block), 140 KB
- * for the MoE kernel. */
+ * Requires: kernel.h's ABI, data.h's params, gemm.h; only libm, memcpy and
+ * memset; no heap. Stack: one packed B block (128 KB) per task. */
 #include <math.h>
 #include <string.h>
 
 #include "data.h"
+#include "gemm.h"
 
-/* The vector is the widest the target has; a micro-tile is MR rows by two
- * vectors, so that its 12 accumulators and two B vectors fit the register file
- * (32 zmm, 16 ymm or 16 xmm). The kernel bitcode is compiled without -march
- * and retargeted to the host by the backend, so it asks for 16 lanes when built
- * with -DMIXC_KERNEL_BITCODE. The width never changes results: each output
- * element sums over k in the same order in every variant. */
-#if defined(__AVX512F__) || defined(MIXC_KERNEL_BITCODE)
-#define VW 16
-#elif defined(__AVX__)
-#define VW 8
+typedef f32x16 vf;
+enum { VW = 16, MR = MIXC_GEMM_MR, NR = MIXC_GEMM_NR, KC = MIXC_GEMM_KC, MC = 128, NC = 128 };
+_Static_assert(NR == 2 * VW, "the micro-kernel holds two vectors per row");
+
+/* a * b + c with one rounding, lane by lane */
+static inline vf vfma(vf a, vf b, vf c) {
+#if defined(__clang__)
+  return __builtin_elementwise_fma(a, b, c);
 #else
-#define VW 4
+  vf r;
+  for (int i = 0; i < VW; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+  return r;
 #endif
-typedef float vf __attribute__((vector_size(VW * 4)));
-typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
+}
 
-enum { MR = 6, NR = 2 * VW, KC = 128, NC = 256 };
-
-/* ---- packing B ------------------------------------------------------------------ */
+/* ---- packing ----------------------------------------------------------------------- */
 
 /* Offsets of `count` consecutive positions starting at `start` of a view made of
  * nsub sub-dims (last fastest). */
@@ -59,20 +59,16 @@ static void view_offsets(int nsub, const int64_t *dim, const int64_t *st, int64_
   }
 }
 
-/* Packs the kc x nc block of a plain matrix B (element (k, n) at k*ks + n*ns) into
- * ceil(nc/NR) panels of kc rows of NR floats, zero-padded on the right. */
-static void pack_plain(const float *B, int64_t ks, int64_t ns, int64_t kc, int64_t nc, float *bp) {
+/* Packs kc x nc of B (element (k, n) at B[k*ks + n*ns]) into panels of kc rows
+ * of NR floats, zero-padded on the right; panel j starts at bp + j*pstride. */
+static void pack_b_block(const float *B, int64_t ks, int64_t ns, int64_t kc, int64_t nc, float *bp,
+                         int64_t pstride) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR) {
     int64_t w = nc - j0 < NR ? nc - j0 : NR;
-    float *dst = bp + (j0 / NR) * kc * NR;
+    float *dst = bp + (j0 / NR) * pstride;
     const float *src = B + j0 * ns;
     if (ns == 1 && w == NR) {
       for (int64_t k = 0; k < kc; k++, dst += NR) memcpy(dst, src + k * ks, NR * sizeof(float));
-    } else if (ns == 1) {
-      for (int64_t k = 0; k < kc; k++, dst += NR) {
-        memcpy(dst, src + k * ks, (size_t)w * sizeof(float));
-        memset(dst + w, 0, (size_t)(NR - w) * sizeof(float));
-      }
     } else {
       for (int64_t k = 0; k < kc; k++, dst += NR) {
         const float *s = src + k * ks;
@@ -83,11 +79,28 @@ static void pack_plain(const float *B, int64_t ks, int64_t ns, int64_t kc, int64
   }
 }
 
-/* The same for B given as a view (p->b_kdim/b_kst, p->b_ndim/b_nst). */
-static void pack_view(const mixc_gemm_params *p, const float *B, int64_t k0, int64_t kc,
-                      int64_t n0, int64_t nc, float *bp) {
+void mixc_gemm_pack_b(int64_t K, int64_t N, const float *B, int64_t ks, int64_t ns, float *out) {
+  pack_b_block(B, ks, ns, K, N, out, K * NR);
+}
+
+void mixc_gemm_pack_a(int64_t M, int64_t K, const float *A, int64_t ms, int64_t ks, float *out) {
+  for (int64_t i0 = 0; i0 < M; i0 += MR) {
+    int64_t h = M - i0 < MR ? M - i0 : MR;
+    float *dst = out + (i0 / MR) * K * MR;
+    for (int64_t k = 0; k < K; k++, dst += MR) {
+      for (int64_t i = 0; i < h; i++) dst[i] = A[(i0 + i) * ms + k * ks];
+      for (int64_t i = h; i < MR; i++) dst[i] = 0;
+    }
+  }
+}
+
+/* The kc x nc block at (k0, n0) of B given as a view (p->b_kdim/b_kst,
+ * p->b_ndim/b_nst), packed like pack_b_block with pstride kc*NR. */
+static void pack_b_view(const mixc_gemm_params *p, const float *B, int64_t k0, int64_t kc,
+                        int64_t n0, int64_t nc, float *bp) {
   if (p->b_nk == 1 && p->b_nn == 1) {
-    pack_plain(B + k0 * p->b_kst[0] + n0 * p->b_nst[0], p->b_kst[0], p->b_nst[0], kc, nc, bp);
+    pack_b_block(B + k0 * p->b_kst[0] + n0 * p->b_nst[0], p->b_kst[0], p->b_nst[0], kc, nc, bp,
+                 kc * NR);
     return;
   }
   int64_t koff[KC], noff[NC];
@@ -104,100 +117,205 @@ static void pack_view(const mixc_gemm_params *p, const float *B, int64_t k0, int
   }
 }
 
-/* ---- micro-kernels: c[2i], c[2i+1] = sum_k a_i[k*ask] * bp[k][0..NR) ---------------- */
+/* ---- the micro-kernel ----------------------------------------------------------------- */
 
-static inline void micro6(int64_t kc, const float *const *a, int64_t ask, const float *bp, vf *c) {
-  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
-  vf c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
-  vf c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+/* c[2i], c[2i+1] = sum over k < kc of a_i[k*as] * bp[k*NR .. k*NR+NR), for the
+ * first R rows (R constant after inlining: 1, 2, 4 or 8). Rows are written out
+ * one by one so that the 16 accumulators stay in registers. */
+static inline __attribute__((always_inline)) void micro_r(const int R, int64_t kc,
+                                                          const float *const *a, int64_t as,
+                                                          const float *bp, vf *c) {
+  const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+  const float *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
+  vf z = v16_splat(0.0f);
+  vf c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  vf c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+#define ROW(i)                                                \
+  do {                                                        \
+    vf x_ = v16_splat(a##i[k * as]);                          \
+    c##i##0 = vfma(x_, b0, c##i##0);                          \
+    c##i##1 = vfma(x_, b1, c##i##1);                          \
+  } while (0)
   for (int64_t k = 0; k < kc; k++) {
-    vf b0 = *(const vf *)(bp + k * NR), b1 = *(const vf *)(bp + k * NR + VW);
-    float x;
-    x = a0[k * ask], c00 += x * b0, c01 += x * b1;
-    x = a1[k * ask], c10 += x * b0, c11 += x * b1;
-    x = a2[k * ask], c20 += x * b0, c21 += x * b1;
-    x = a3[k * ask], c30 += x * b0, c31 += x * b1;
-    x = a4[k * ask], c40 += x * b0, c41 += x * b1;
-    x = a5[k * ask], c50 += x * b0, c51 += x * b1;
+    vf b0 = v16_ld(bp + k * NR), b1 = v16_ld(bp + k * NR + VW);
+    ROW(0);
+    if (R > 1) ROW(1);
+    if (R > 2) {
+      ROW(2);
+      ROW(3);
+    }
+    if (R > 4) {
+      ROW(4);
+      ROW(5);
+      ROW(6);
+      ROW(7);
+    }
   }
-  c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11, c[4] = c20, c[5] = c21;
-  c[6] = c30, c[7] = c31, c[8] = c40, c[9] = c41, c[10] = c50, c[11] = c51;
+#undef ROW
+  c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11, c[4] = c20, c[5] = c21, c[6] = c30, c[7] = c31;
+  c[8] = c40, c[9] = c41, c[10] = c50, c[11] = c51, c[12] = c60, c[13] = c61, c[14] = c70, c[15] = c71;
 }
 
-static inline void micro1(int64_t kc, const float *a0, int64_t ask, const float *bp, vf *c) {
-  vf c0 = {0}, c1 = {0}, d0 = {0}, d1 = {0};
-  int64_t k = 0;
-  for (; k + 1 < kc; k += 2) { /* two chains per vector hide the add latency */
-    float x = a0[k * ask], y = a0[(k + 1) * ask];
-    c0 += x * *(const vf *)(bp + k * NR), c1 += x * *(const vf *)(bp + k * NR + VW);
-    d0 += y * *(const vf *)(bp + (k + 1) * NR), d1 += y * *(const vf *)(bp + (k + 1) * NR + VW);
-  }
-  if (k < kc) {
-    float x = a0[k * ask];
-    c0 += x * *(const vf *)(bp + k * NR), c1 += x * *(const vf *)(bp + k * NR + VW);
-  }
-  c[0] = c0 + d0, c[1] = c1 + d1;
+/* mr (1..MR) rows; rows past mr point at valid memory and are not stored. */
+static inline void micro(int mr, int64_t kc, const float *const *a, int64_t as, const float *bp, vf *c) {
+  if (mr > 4) micro_r(8, kc, a, as, bp, c);
+  else if (mr > 2) micro_r(4, kc, a, as, bp, c);
+  else if (mr == 2) micro_r(2, kc, a, as, bp, c);
+  else micro_r(1, kc, a, as, bp, c);
 }
 
-/* Computes mr (1..MR) rows of the tile from row pointers a[0..MR) (rows past
- * mr point at valid memory; their results are ignored). */
-static inline void micro(int mr, int64_t kc, const float *const *a, int64_t ask, const float *bp,
-                         vf *c) {
-  if (mr == 1) micro1(kc, a[0], ask, bp, c);
-  else micro6(kc, a, ask, bp, c);
-}
+/* ---- the epilogue ---------------------------------------------------------------------- */
 
-/* y[0..w) (stride ysn) = (acc ? y : 0) + alpha * v[0..w) */
-static inline void store_row(float *y, int64_t ysn, const vf *v, float alpha, int64_t w, int acc) {
-  vf v0 = v[0] * alpha, v1 = v[1] * alpha;
-  if (ysn == 1 && w == NR) {
-    if (acc) v0 += *(vfu *)y, v1 += *(vfu *)(y + VW);
-    *(vfu *)y = v0, *(vfu *)(y + VW) = v1;
+/* `lanes` (1..VW) floats at stride s; the rest zero */
+static inline vf ld_lanes(const float *p, int64_t s, int64_t lanes) {
+  if (s == 1 && lanes == VW) return v16_ld(p);
+  float t[VW] = {0};
+  for (int64_t l = 0; l < lanes; l++) t[l] = p[l * s];
+  return v16_ld(t);
+}
+static inline void st_lanes(float *p, int64_t s, int64_t lanes, vf v) {
+  if (s == 1 && lanes == VW) {
+    v16_st(p, v);
     return;
   }
-  for (int64_t j = 0; j < w; j++) {
-    float t = j < VW ? v0[j] : v1[j - VW];
-    y[j * ysn] = acc ? y[j * ysn] + t : t;
+  float t[VW];
+  v16_st(t, v);
+  for (int64_t l = 0; l < lanes; l++) p[l * s] = t[l];
+}
+
+static inline vf act(int32_t a, vf v) {
+  switch (a) {
+  case MIXC_ACT_RELU: return v16_relu(v);
+  case MIXC_ACT_GELU_ERF: return v16_gelu_erf(v);
+  case MIXC_ACT_GELU_TANH: return v16_gelu_tanh(v);
+  case MIXC_ACT_SILU: return v16_silu(v);
+  case MIXC_ACT_SIGMOID: return v16_sigmoid(v);
+  default: return v;
   }
 }
 
-/* ---- f32 GEMM ----------------------------------------------------------------------- */
+typedef mixc_gemm_ops gemm_ops;
 
-static void gemm_one(const mixc_gemm_params *p, const float *A, const float *B, const float *C,
-                     float *Y) {
-  const int64_t M = p->M, N = p->N, K = p->K;
-  if (C) {
-    for (int64_t m = 0; m < M; m++)
-      for (int64_t n = 0; n < N; n++)
-        Y[m * p->y_sm + n * p->y_sn] = p->beta * C[m * p->c_sm + n * p->c_sn];
-  } else if (K == 0) {
-    for (int64_t m = 0; m < M; m++)
-      for (int64_t n = 0; n < N; n++) Y[m * p->y_sm + n * p->y_sn] = 0;
-  }
-  _Alignas(64) float bp[KC * NC];
-  for (int64_t n0 = 0; n0 < N; n0 += NC) {
-    int64_t nc = N - n0 < NC ? N - n0 : NC;
-    for (int64_t k0 = 0; k0 < K; k0 += KC) {
-      int64_t kc = K - k0 < KC ? K - k0 : KC;
-      int acc = C != NULL || k0 > 0;
-      pack_view(p, B, k0, kc, n0, nc, bp);
-      for (int64_t m0 = 0; m0 < M; m0 += MR) {
-        int mr = M - m0 < MR ? (int)(M - m0) : MR;
-        const float *a[MR];
-        for (int i = 0; i < MR; i++) a[i] = A + (m0 + (i < mr ? i : 0)) * p->a_sm + k0 * p->a_sk;
-        for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-          vf c[2 * MR];
-          micro(mr, kc, a, p->a_sk, bp + (j0 / NR) * kc * NR, c);
-          int64_t w = nc - j0 < NR ? nc - j0 : NR;
-          for (int i = 0; i < mr; i++)
-            store_row(Y + (m0 + i) * p->y_sm + (n0 + j0) * p->y_sn, p->y_sn, &c[2 * i], p->alpha, w, acc);
+/* Stores rows m0..m0+mr, columns n0..n0+w of the tile c: the first run
+ * replaces Y (adding Gemm's beta*C), later runs add to it, and the last one
+ * applies the epilogue (and, scattering, adds into S instead of storing). */
+static inline void store_tile(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0, int mr,
+                              int64_t n0, int64_t w, const vf *c, int first, int last) {
+  for (int i = 0; i < mr; i++) {
+    int64_t m = m0 + i;
+    for (int v = 0; v < 2; v++) {
+      int64_t lanes = w - v * VW, n = n0 + v * VW;
+      if (lanes <= 0) break;
+      if (lanes > VW) lanes = VW;
+      float *y = o->Y + m * p->y_sm + n * p->y_sn;
+      vf t = c[2 * i + v] * v16_splat(p->alpha);
+      if (!first) t = ld_lanes(y, p->y_sn, lanes) + t;
+      else if (o->C) t = v16_splat(p->beta) * ld_lanes(o->C + m * p->c_sm + n * p->c_sn, p->c_sn, lanes) + t;
+      if (last) {
+        if (o->bias) t = t + (p->bias_axis ? v16_splat(o->bias[m]) : ld_lanes(o->bias + n, 1, lanes));
+        t = act(p->act, t);
+        if (o->R) t = t + ld_lanes(o->R + m * p->r_sm + n * p->r_sn, p->r_sn, lanes);
+        if (o->S) { /* scatter-add: S[s_rows[m]] += s_scale[m] * v */
+          float *s = o->S + o->s_rows[m] * o->s_sm + n;
+          st_lanes(s, 1, lanes, ld_lanes(s, 1, lanes) + t * v16_splat(o->s_scale[m]));
+          continue;
         }
       }
+      st_lanes(y, p->y_sn, lanes, t);
     }
   }
 }
 
-/* Walks the batch dims, calling fn for each batch with the operands' offsets. */
+/* ---- f32 GEMM ------------------------------------------------------------------------- */
+
+/* Rows [m0, m0+mc) by columns [n0, n0+nc) of one batch. */
+static void gemm_block(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0, int64_t mc,
+                       int64_t n0, int64_t nc) {
+  const int64_t K = p->K;
+  _Alignas(64) float bbuf[KC * NC];
+  int64_t k0 = 0;
+  do { /* once even for K == 0, to store the epilogue of zero sums */
+    int64_t kc = K - k0 < KC ? K - k0 : KC;
+    int first = k0 == 0, last = k0 + kc >= K;
+    const float *bp;
+    int64_t pstride;
+    if (p->b_packed) {
+      bp = o->B + (n0 / NR * K + k0) * NR, pstride = K * NR;
+    } else {
+      pack_b_view(p, o->B, k0, kc, n0, nc, bbuf);
+      bp = bbuf, pstride = kc * NR;
+    }
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+      int64_t w = nc - j0 < NR ? nc - j0 : NR;
+      const float *bj = bp + (j0 / NR) * pstride;
+      for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+        int mr = mc - i0 < MR ? (int)(mc - i0) : MR;
+        int64_t m = m0 + i0;
+        const float *a[MR];
+        int64_t as;
+        if (p->a_packed) {
+          const float *panel = o->A + (m / MR * K + k0) * MR;
+          for (int i = 0; i < MR; i++) a[i] = panel + i;
+          as = MR;
+        } else {
+          for (int i = 0; i < MR; i++) {
+            int64_t r = m + (i < mr ? i : 0);
+            a[i] = o->A + (o->a_rows ? o->a_rows[r] : r) * p->a_sm + k0 * p->a_sk;
+          }
+          as = p->a_sk;
+        }
+        vf c[2 * MR];
+        micro(mr, kc, a, as, bj, c);
+        store_tile(p, o, m, mr, n0 + j0, w, c, first, last);
+      }
+    }
+    k0 += kc;
+  } while (k0 < K);
+}
+
+typedef struct gemm_job {
+  const mixc_gemm_params *p;
+  gemm_ops base;                 /* batch 0 */
+  int64_t nmb, nnb;              /* row and column blocks per batch */
+} gemm_job;
+
+/* Task t: batch t / (nmb*nnb), then row block, then column block. */
+static void gemm_task(void *arg, int64_t t) {
+  const gemm_job *j = arg;
+  const mixc_gemm_params *p = j->p;
+  int64_t per = j->nmb * j->nnb, b = t / per, mb = t % per / j->nnb, nb = t % j->nnb;
+  gemm_ops o = j->base;
+  for (int d = p->nbatch - 1; d >= 0; d--) { /* batch offsets */
+    int64_t i = b % p->bdim[d];
+    b /= p->bdim[d];
+    o.A += i * p->a_bs[d], o.B += i * p->b_bs[d], o.Y += i * p->y_bs[d];
+    if (o.C) o.C += i * p->c_bs[d];
+    if (o.R) o.R += i * p->r_bs[d];
+    if (o.bias) o.bias += i * p->bias_bs[d];
+  }
+  int64_t m0 = mb * MC, n0 = nb * NC;
+  gemm_block(p, &o, m0, p->M - m0 < MC ? p->M - m0 : MC, n0, p->N - n0 < NC ? p->N - n0 : NC);
+}
+
+void mixc_gemm_f32_run(rt_ctx *ctx, const mixc_gemm_params *p, const mixc_gemm_ops *o) {
+  gemm_job j = {p, *o, (p->M + MC - 1) / MC, (p->N + NC - 1) / NC};
+  int64_t nb = 1;
+  for (int d = 0; d < p->nbatch; d++) nb *= p->bdim[d];
+  if (p->M == 0 || p->N == 0 || nb == 0) return;
+  rt_parallel_for(ctx, nb * j.nmb * j.nnb, gemm_task, &j);
+}
+
+/* bufs: per params (a_buf, b_buf, c_buf, bias_buf, res_buf, y_buf) */
+void mixc_k_gemm_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
+  const mixc_gemm_params *p = params;
+  mixc_gemm_ops o = {.A = bufs[p->a_buf], .B = bufs[p->b_buf], .Y = bufs[p->y_buf],
+                     .C = p->c_buf >= 0 ? bufs[p->c_buf] : NULL,
+                     .bias = p->bias_buf >= 0 ? bufs[p->bias_buf] : NULL,
+                     .R = p->res_buf >= 0 ? bufs[p->res_buf] : NULL};
+  mixc_gemm_f32_run(ctx, p, &o);
+}
+
+/* Walks the batch dims, calling body for each batch with the operands' offsets. */
 #define FOR_EACH_BATCH(p, body)                                                     \
   do {                                                                              \
     int64_t idx_[RT_MAX_RANK] = {0}, ao = 0, bo = 0, co = 0, yo = 0, nb_ = 1;       \
@@ -214,16 +332,6 @@ static void gemm_one(const mixc_gemm_params *p, const float *A, const float *B, 
       }                                                                             \
     }                                                                               \
   } while (0)
-
-/* bufs: per params (a_buf, b_buf, c_buf, y_buf) */
-void mixc_k_gemm_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
-  (void)ctx;
-  const mixc_gemm_params *p = params;
-  const float *A = bufs[p->a_buf], *B = bufs[p->b_buf];
-  const float *C = p->c_buf >= 0 ? bufs[p->c_buf] : NULL;
-  float *Y = bufs[p->y_buf];
-  FOR_EACH_BATCH(p, gemm_one(p, A + ao, B + bo, C ? C + co : NULL, Y + yo));
-}
 
 /* ---- f64: plain loops, B addressed through its view --------------------------------- */
 
@@ -311,6 +419,16 @@ static int moe_route(const mixc_moe_params *p, const float *lg, int64_t e, float
   return 1;
 }
 
+/* y[0..w) = (acc ? y : 0) + alpha * v[0..w) */
+static inline void store_row(float *y, const vf *v, float alpha, int64_t w, int acc) {
+  for (int i = 0; i < 2 && i * VW < w; i++) {
+    int64_t lanes = w - i * VW < VW ? w - i * VW : VW;
+    vf t = v[i] * v16_splat(alpha);
+    if (acc) t = ld_lanes(y + i * VW, 1, lanes) + t;
+    st_lanes(y + i * VW, 1, lanes, t);
+  }
+}
+
 static inline float moe_act(int act, float x) {
   switch (act) {
   case 0: return x > 0 ? x : 0;
@@ -335,7 +453,8 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
     /* h = X[rows] . W1[e][:, i0:i0+ic] */
     for (int64_t k0 = 0; k0 < H; k0 += KC) {
       int64_t kc = H - k0 < KC ? H - k0 : KC;
-      pack_plain(W1 + e * p->w1_se + k0 * p->w1_sh + i0 * p->w1_si, p->w1_sh, p->w1_si, kc, ic, bp);
+      pack_b_block(W1 + e * p->w1_se + k0 * p->w1_sh + i0 * p->w1_si, p->w1_sh, p->w1_si, kc, ic, bp,
+                   kc * NR);
       for (int m0 = 0; m0 < nr; m0 += MR) {
         int mr = nr - m0 < MR ? nr - m0 : MR;
         const float *a[MR];
@@ -344,7 +463,7 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
           vf c[2 * MR];
           micro(mr, kc, a, 1, bp + (j0 / NR) * kc * NR, c);
           int64_t w = ic - j0 < NR ? ic - j0 : NR;
-          for (int i = 0; i < mr; i++) store_row(h + (m0 + i) * IC + j0, 1, &c[2 * i], 1.0f, w, k0 > 0);
+          for (int i = 0; i < mr; i++) store_row(h + (m0 + i) * IC + j0, &c[2 * i], 1.0f, w, k0 > 0);
         }
       }
     }
@@ -355,7 +474,8 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
     /* Y[rows] += rw * h . W2[e][i0:i0+ic, :] */
     for (int64_t n0 = 0; n0 < H; n0 += NC2) {
       int64_t nc = H - n0 < NC2 ? H - n0 : NC2;
-      pack_plain(W2 + e * p->w2_se + i0 * p->w2_si + n0 * p->w2_sh, p->w2_si, p->w2_sh, ic, nc, bp);
+      pack_b_block(W2 + e * p->w2_se + i0 * p->w2_si + n0 * p->w2_sh, p->w2_si, p->w2_sh, ic, nc, bp,
+                   ic * NR);
       for (int m0 = 0; m0 < nr; m0 += MR) {
         int mr = nr - m0 < MR ? nr - m0 : MR;
         const float *a[MR];
@@ -365,7 +485,7 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
           micro(mr, ic, a, 1, bp + (j0 / NR) * ic * NR, c);
           int64_t w = nc - j0 < NR ? nc - j0 : NR;
           for (int i = 0; i < mr; i++)
-            store_row(Y + rid[m0 + i] * H + n0 + j0, 1, &c[2 * i], rw[m0 + i], w, 1);
+            store_row(Y + rid[m0 + i] * H + n0 + j0, &c[2 * i], rw[m0 + i], w, 1);
         }
       }
     }

@@ -30,13 +30,26 @@ typedef struct rt_ctx {
   int fail_call;        /* index of the call that failed */
   char msg[240];        /* what went wrong, e.g. "Gather index 7 out of range [0, 4)" */
   int call;             /* index of the call being run (set by the entry function) */
-  void *pool;           /* thread pool (later); NULL: single-threaded */
+  void *pool;           /* rt_pool (runtime/pool.c); NULL: single-threaded */
+  void *prof;           /* per-call profile records; NULL: not profiling */
+  void *stats;          /* MoE routing statistics; NULL: not collected */
 } rt_ctx;
 
 typedef void (*rt_kernel_fn)(rt_ctx *ctx, const void *params, void *const *bufs);
 
 /* Records a run-time data error (first one wins). Defined in rt_fail.c. */
 void rt_fail(rt_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs fn(arg, i) for every i in [0, n) on the context's thread pool, the
+ * calling thread included, and returns when all are done; inline when
+ * ctx->pool is NULL. Tasks must write disjoint memory and must not depend on
+ * which thread runs them, so that results are identical for every thread
+ * count. Native code (runtime/pool.c), not kernel bitcode: the JIT binds it as
+ * an absolute symbol, executables link it from libmixc_rt.a. */
+typedef void (*rt_task_fn)(void *arg, int64_t i);
+void rt_parallel_for(rt_ctx *ctx, int64_t n, rt_task_fn fn, void *arg);
+/* Threads of the context's pool (1 without one). */
+int rt_threads(const rt_ctx *ctx);
 
 #define RT_MAX_RANK 8   /* the backend rejects higher ranks with a diagnostic */
 

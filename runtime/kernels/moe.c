@@ -1,6 +1,8 @@
 /* moe.c - the fused routed-MoE kernel behind mixc.moe (MODELS.md section 2):
  *
- *   p = softmax(x.W_g + b_g) in fp32; top-k on p, ties to the lower expert;
+ *   p = softmax(x.W_g + b_g) in fp32 (with `logits`: softmax of the given
+ *   logits row, com.microsoft.MoE's router_probs); top-k on p, ties to the
+ *   lower expert;
  *   optionally renormalized over the k chosen; the `ndrop` rows with the
  *   lowest max probability get no expert (ties: the lower row is dropped);
  *   with a capacity, each expert takes at most `cap` assignments, choice-major
@@ -15,10 +17,12 @@
  * one blocked GEMM over all rows of the groups that chose it.
  *
  * Only the chosen experts run: the rows of each expert are listed first, then
- * its MLP runs on blocks of MIXC_MOE_RB rows (fc1 + bias + activation into the
- * scratch, then fc2 + bias per row, scaled and accumulated). The loops are
- * plain C with the contiguous dim innermost so that LLVM vectorizes them once
- * the shapes are constants.
+ * its MLP runs on blocks of MIXC_MOE_RB rows as two grouped GEMMs on gemm.h's
+ * engine: fc1 gathers the block's rows of x while reading A and applies bias
+ * and activation in its epilogue (into the scratch), fc2's epilogue adds the
+ * bias, scales by the gate and adds into the rows of y. The experts' weights
+ * are pre-packed at compile time (w1_packed, w2_packed). A row that goes to
+ * no expert costs nothing.
  *
  * Requires: kernel.h's ABI and moe.h's params and scratch layout; libm only;
  * no heap (the scratch buffer is the node's second output, planned by the
@@ -26,6 +30,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "moe.h"
 
 /* Sorts the row indices `a` (n of them) by (score, index) ascending. */
@@ -47,7 +52,6 @@ static void moe_sort_rows(const float *score, int32_t *a, int32_t *tmp, int64_t 
 }
 
 void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
-  (void)ctx;
   const mixc_moe_fused_params *p = params;
   const int64_t G = p->group > 0 ? p->group : 1;
   const int64_t rows = p->rows / G, d = p->d, h = p->h, E = p->E, k = p->k; /* rows: groups */
@@ -80,23 +84,28 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   s += mixc_moe_w16(MIXC_MOE_RB * h);
   float *yrow = s;
 
-  /* 1. routing: gate GEMV, softmax, top-k */
+  /* 1. routing: logits (the gate GEMV, or given), softmax, top-k */
   for (int64_t r = 0; r < rows; r++) {
-    const float *x = X + r * d;
-    if (G > 1) { /* the group's mean row, into yrow (free until step 4) */
-      for (int64_t i = 0; i < d; i++) yrow[i] = 0.0f;
-      for (int64_t t = 0; t < G; t++) {
-        const float *xt = X + (r * G + t) * d;
-        for (int64_t i = 0; i < d; i++) yrow[i] += xt[i];
+    if (p->logits) { /* precomputed logits: row r of bufs[1], (rows, E) */
+      const float *lg = Wg + r * E;
+      for (int64_t j = 0; j < E; j++) probs[j] = lg[j];
+    } else {
+      const float *x = X + r * d;
+      if (G > 1) { /* the group's mean row, into yrow (free until step 4) */
+        for (int64_t i = 0; i < d; i++) yrow[i] = 0.0f;
+        for (int64_t t = 0; t < G; t++) {
+          const float *xt = X + (r * G + t) * d;
+          for (int64_t i = 0; i < d; i++) yrow[i] += xt[i];
+        }
+        for (int64_t i = 0; i < d; i++) yrow[i] /= (float)G;
+        x = yrow;
       }
-      for (int64_t i = 0; i < d; i++) yrow[i] /= (float)G;
-      x = yrow;
-    }
-    for (int64_t j = 0; j < E; j++) probs[j] = Bg ? Bg[j] : 0.0f;
-    for (int64_t i = 0; i < d; i++) {
-      float xi = x[i];
-      const float *w = Wg + i * E;
-      for (int64_t j = 0; j < E; j++) probs[j] += xi * w[j];
+      for (int64_t j = 0; j < E; j++) probs[j] = Bg ? Bg[j] : 0.0f;
+      for (int64_t i = 0; i < d; i++) {
+        float xi = x[i];
+        const float *w = Wg + i * E;
+        for (int64_t j = 0; j < E; j++) probs[j] += xi * w[j];
+      }
     }
     float mx = probs[0];
     for (int64_t j = 1; j < E; j++) mx = probs[j] > mx ? probs[j] : mx;
@@ -154,31 +163,40 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
       cnt[e]++;
     }
   /* cnt[e] is now the end of e's list and the start of e+1's */
+  if (ctx->stats) mixc_moe_count(ctx, E, k, rows, G, cnt, keep);
 
-  /* 4. experts, in index order */
+  /* 4. experts, in index order: for each block of up to RB rows of e's list,
+   * hid = act(x[rows] . W1_e + b1_e), then y[rows] += g * (hid . W2_e + b2_e):
+   * two GEMMs, the first gathering its rows of x, the second scatter-adding
+   * into y (a list holds each row once, so no two of its rows collide). */
   memset(Y, 0, sizeof(float) * (size_t)(rows * G * d));
+  static const int32_t acts[] = {MIXC_ACT_GELU_ERF, MIXC_ACT_GELU_TANH, MIXC_ACT_RELU,
+                                 MIXC_ACT_SILU, MIXC_ACT_NONE};
+  int64_t rowid[MIXC_MOE_RB];
+  float gate[MIXC_MOE_RB];
+  mixc_gemm_params g1, g2;
+  mixc_gemm_plain(&g1, 0, d, h, d, 1, h, p->w1_packed); /* M: the block's rows */
+  mixc_gemm_plain(&g2, 0, h, d, h, 1, d, p->w2_packed);
+  g1.act = acts[p->act];
+  const int64_t s1 = p->w1_packed ? mixc_gemm_packed_floats(h, d, MIXC_GEMM_NR) : d * h;
+  const int64_t s2 = p->w2_packed ? mixc_gemm_packed_floats(d, h, MIXC_GEMM_NR) : h * d;
   for (int64_t e = 0; e < E; e++) {
     /* list entries beg..end, each G rows: virtual rows beg*G..end*G */
     int64_t beg = (e ? cnt[e - 1] : 0) * G, end = cnt[e] * G;
-    const float *w1 = W1 + e * d * h, *w2 = W2 + e * h * d;
-    const float *b1 = B1 ? B1 + e * h : NULL, *b2 = B2 ? B2 + e * d : NULL;
     for (int64_t r0 = beg; r0 < end; r0 += MIXC_MOE_RB) {
       int64_t nr = end - r0 < MIXC_MOE_RB ? end - r0 : MIXC_MOE_RB;
       for (int64_t q = 0; q < nr; q++) {
         int64_t v = r0 + q;
-        const float *x = X + ((int64_t)l_row[v / G] * G + v % G) * d;
-        float *hq = hid + q * h;
-        mixc_moe_rowmul(hq, x, w1, d, h);
-        for (int64_t j = 0; j < h; j++) hq[j] = mixc_moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
+        rowid[q] = (int64_t)l_row[v / G] * G + v % G;
+        gate[q] = l_w[v / G];
       }
-      for (int64_t q = 0; q < nr; q++) {
-        const float *hq = hid + q * h;
-        mixc_moe_rowmul(yrow, hq, w2, h, d);
-        int64_t v = r0 + q;
-        float g = l_w[v / G];
-        float *y = Y + ((int64_t)l_row[v / G] * G + v % G) * d;
-        for (int64_t j = 0; j < d; j++) y[j] += (yrow[j] + (b2 ? b2[j] : 0.0f)) * g;
-      }
+      g1.M = g2.M = nr;
+      mixc_gemm_ops o1 = {.A = X, .a_rows = rowid, .B = W1 + e * s1, .bias = B1 ? B1 + e * h : NULL,
+                          .Y = hid};
+      mixc_gemm_f32_run(ctx, &g1, &o1);
+      mixc_gemm_ops o2 = {.A = hid, .B = W2 + e * s2, .bias = B2 ? B2 + e * d : NULL, .Y = yrow,
+                          .S = Y, .s_rows = rowid, .s_scale = gate, .s_sm = d};
+      mixc_gemm_f32_run(ctx, &g2, &o2);
     }
   }
 }

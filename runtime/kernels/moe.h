@@ -19,7 +19,8 @@ enum { MIXC_MOE_GELU_ERF = 0, MIXC_MOE_GELU_TANH = 1, MIXC_MOE_RELU = 2, MIXC_MO
        MIXC_MOE_IDENTITY = 4 };
 
 /* bufs: x (rows,d), wg (d,E), bg (E)|NULL, w1 (E,d,h), b1 (E,h)|NULL, w2 (E,h,d),
- * b2 (E,d)|NULL, y (rows,d), scratch. */
+ * b2 (E,d)|NULL, y (rows,d), scratch. With `logits` set, bufs[1] is the router
+ * logits (rows,E) instead of wg, bufs[2] is NULL and group is 1. */
 typedef struct mixc_moe_fused_params {
   int64_t rows, d, h, E, k;
   int64_t ndrop;      /* rows with the lowest max probability that get no expert */
@@ -27,10 +28,14 @@ typedef struct mixc_moe_fused_params {
   int64_t group;      /* rows per routed group: 1 routes every row; S routes each
                          image (S consecutive rows) once, on the mean of its rows */
   int32_t act, normalize;
+  int32_t w1_packed, w2_packed; /* fc1 / fc2 pre-packed per expert (gemm.h's B panels) */
+  int32_t logits;     /* 1: routing reads precomputed logits (router "logits") */
+  int32_t pad_;       /* keeps the struct free of implicit padding */
 } mixc_moe_fused_params;
 
-/* Rows of hidden activations computed at once. */
-#define MIXC_MOE_RB 32
+/* Rows of an expert's list computed at once: enough that streaming the
+ * expert's weights is amortized over many rows. */
+#define MIXC_MOE_RB 128
 
 /* Scratch layout, in 4-byte words, each part rounded up to 16 words. `rows`
  * here is the number of routed groups (rows / group), so every routing array
@@ -46,39 +51,32 @@ typedef struct mixc_moe_fused_params {
  *   l_row   rows*k   int32, per expert list of rows (choice-major order)
  *   l_w     rows*k   their gate weights
  *   hid     RB*h     hidden activations of a block of rows
- *   yrow    d        one expert output row */
+ *   yrow    RB*d     fc2's partial sums for a block of rows (when h > the GEMM's
+ *                    k-run); its first d words hold the group mean while routing */
 static inline int64_t mixc_moe_w16(int64_t n) { return (n + 15) / 16 * 16; }
 static inline int64_t mixc_moe_scratch_bytes(int64_t rows, int64_t d, int64_t h, int64_t E,
                                              int64_t k) {
   int64_t rk = mixc_moe_w16(rows * k), r = mixc_moe_w16(rows);
   int64_t w = mixc_moe_w16(E) + 2 * rk + 4 * r + mixc_moe_w16(E + 1) + 2 * rk +
-              mixc_moe_w16(MIXC_MOE_RB * h) + mixc_moe_w16(d);
+              mixc_moe_w16(MIXC_MOE_RB * h) + mixc_moe_w16(MIXC_MOE_RB * d);
   return 4 * w;
 }
 
-/* An expert's activation, shared by mixc.moe and mixc.soft_moe kernels. */
-static inline float mixc_moe_act(int act, float x) {
-  switch (act) {
-  case MIXC_MOE_GELU_ERF: return x * (1.0f + erff(x / 1.41421354f)) * 0.5f;
-  case MIXC_MOE_GELU_TANH:
-    return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-  case MIXC_MOE_RELU: return x > 0 ? x : 0;
-  case MIXC_MOE_SILU: return x / (1.0f + expf(-x));
-  default: return x;
-  }
-}
-
-/* y[0..n) = x[0..k) . w, with w a k x n row-major matrix: the expert MLPs'
- * row-times-matrix step, in one fixed summation order (JIT and interpreter
- * agree bit for bit). */
-static inline void mixc_moe_rowmul(float *y, const float *x, const float *w, int64_t k,
-                                   int64_t n) {
-  for (int64_t j = 0; j < n; j++) y[j] = 0.0f;
-  for (int64_t i = 0; i < k; i++) {
-    float xi = x[i];
-    const float *wi = w + i * n;
-    for (int64_t j = 0; j < n; j++) y[j] += xi * wi[j];
-  }
+/* Routing statistics (layout in runtime/rt.h, rt_stats): when ctx->stats is
+ * set, entry ctx->call of that pointer table, if not NULL, gets E + 2
+ * counters added, in rows: rows per expert, row-expert assignments over
+ * capacity, rows dropped by importance. cnt[e] is the end of expert e's list
+ * (step 3 of moe.c), keep[r] whether group r was routed; each list entry and
+ * group is G rows. */
+static inline void mixc_moe_count(rt_ctx *ctx, int64_t E, int64_t k, int64_t groups, int64_t G,
+                                  const int32_t *cnt, const int32_t *keep) {
+  int64_t *st = ((int64_t *const *)ctx->stats)[ctx->call];
+  if (!st) return;
+  int64_t kept = 0;
+  for (int64_t r = 0; r < groups; r++) kept += keep[r] != 0;
+  for (int64_t e = 0; e < E; e++) st[e] += (int64_t)(cnt[e] - (e ? cnt[e - 1] : 0)) * G;
+  st[E] += (kept * k - (E ? cnt[E - 1] : 0)) * G;
+  st[E + 1] += (groups - kept) * G;
 }
 
 #endif

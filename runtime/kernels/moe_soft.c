@@ -18,10 +18,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "moe_soft.h"
 
 void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
-  (void)ctx;
   const mixc_moe_soft_params *p = params;
   const int64_t m = p->m, d = p->d, n = p->n, P = p->p, h = p->h, S = n * P;
   const float *X = bufs[0], *Phi = bufs[1], *W1 = bufs[2], *B1 = bufs[3], *W2 = bufs[4];
@@ -42,27 +42,40 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   s += mixc_moe_w16(S * h);
   float *ys = s;
 
+  const int64_t s1 = p->w1_packed ? mixc_gemm_packed_floats(h, d, MIXC_GEMM_NR) : d * h;
+  const int64_t s2 = p->w2_packed ? mixc_gemm_packed_floats(d, h, MIXC_GEMM_NR) : h * d;
+  static const int32_t acts[] = {MIXC_ACT_GELU_ERF, MIXC_ACT_GELU_TANH, MIXC_ACT_RELU,
+                                 MIXC_ACT_SILU, MIXC_ACT_NONE};
+  /* the five GEMMs: logits = x . phi; slots = D^T . x; per expert hid = act(slots_e
+   * . W1_e + b1_e) and ys_e = hid_e . W2_e + b2_e; y = C . ys */
+  mixc_gemm_params gl, gs, g1, g2, gy;
+  mixc_gemm_plain(&gl, m, d, S, d, 1, S, p->phi_packed);
+  mixc_gemm_plain(&gs, S, m, d, 1, S, d, 0);
+  mixc_gemm_plain(&g1, P, d, h, d, 1, h, p->w1_packed);
+  mixc_gemm_plain(&g2, P, h, d, h, 1, d, p->w2_packed);
+  mixc_gemm_plain(&gy, m, S, d, S, 1, d, 0);
+  g1.act = acts[p->act];
+
   for (int64_t b = 0; b < p->B; b++) {
     const float *x = X + b * m * d;
     float *y = Y + b * m * d;
-    /* 1. logits with row and column maxima */
+    /* 1. logits = (x / |x|) . phi, with row and column maxima */
+    mixc_gemm_ops ol = {.A = x, .B = Phi, .Y = disp};
+    mixc_gemm_f32_run(ctx, &gl, &ol);
     for (int64_t j = 0; j < S; j++) cmax[j] = -INFINITY;
     for (int64_t t = 0; t < m; t++) {
       const float *xt = x + t * d;
       float ss = 0.0f;
       for (int64_t i = 0; i < d; i++) ss += xt[i] * xt[i];
-      inv[t] = 1.0f / sqrtf(ss + p->eps);
+      float it = inv[t] = 1.0f / sqrtf(ss + p->eps);
       float *lt = disp + t * S;
-      for (int64_t j = 0; j < S; j++) lt[j] = 0.0f;
-      for (int64_t i = 0; i < d; i++) {
-        float xi = xt[i] * inv[t];
-        const float *w = Phi + i * S;
-        for (int64_t j = 0; j < S; j++) lt[j] += xi * w[j];
+      for (int64_t j = 0; j < S; j++) {
+        lt[j] *= it;
+        cmax[j] = lt[j] > cmax[j] ? lt[j] : cmax[j];
       }
-      for (int64_t j = 0; j < S; j++) cmax[j] = lt[j] > cmax[j] ? lt[j] : cmax[j];
     }
     /* 2. one sweep over L: both exponentials; the combine rows normalized at
-     * once, the dispatch column sums accumulated (cmax becomes them after) */
+     * once, the dispatch column sums accumulated, then the columns normalized */
     for (int64_t j = 0; j < S; j++) slots[j] = 0.0f; /* column sums, borrowed */
     for (int64_t t = 0; t < m; t++) {
       float *lt = disp + t * S, *ct = comb + t * S;
@@ -81,35 +94,22 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
       for (int64_t j = 0; j < S; j++) ct[j] *= r;
     }
     for (int64_t j = 0; j < S; j++) cmax[j] = 1.0f / slots[j];
-    /* 3. slots = D^T . x, scaled by the column sums */
-    memset(slots, 0, sizeof(float) * (size_t)(S * d));
-    for (int64_t t = 0; t < m; t++) {
-      const float *xt = x + t * d, *dt = disp + t * S;
-      for (int64_t j = 0; j < S; j++) {
-        float w = dt[j] * cmax[j];
-        float *sl = slots + j * d;
-        for (int64_t i = 0; i < d; i++) sl[i] += w * xt[i];
-      }
-    }
+    for (int64_t t = 0; t < m; t++)
+      for (int64_t j = 0; j < S; j++) disp[t * S + j] *= cmax[j];
+    /* 3. slots = D^T . x */
+    mixc_gemm_ops os = {.A = disp, .B = x, .Y = slots};
+    mixc_gemm_f32_run(ctx, &gs, &os);
     /* 4. experts: expert e on its p slots */
     for (int64_t e = 0; e < n; e++) {
-      const float *w1 = W1 + e * d * h, *w2 = W2 + e * h * d;
-      const float *b1 = B1 ? B1 + e * h : NULL, *b2 = B2 ? B2 + e * d : NULL;
-      for (int64_t q = e * P; q < (e + 1) * P; q++) {
-        const float *sq = slots + q * d;
-        float *hq = hid + q * h;
-        mixc_moe_rowmul(hq, sq, w1, d, h);
-        for (int64_t j = 0; j < h; j++) hq[j] = mixc_moe_act(p->act, hq[j] + (b1 ? b1[j] : 0.0f));
-        float *yq = ys + q * d;
-        mixc_moe_rowmul(yq, hq, w2, h, d);
-        if (b2)
-          for (int64_t j = 0; j < d; j++) yq[j] += b2[j];
-      }
+      mixc_gemm_ops o1 = {.A = slots + e * P * d, .B = W1 + e * s1, .bias = B1 ? B1 + e * h : NULL,
+                          .Y = hid + e * P * h};
+      mixc_gemm_f32_run(ctx, &g1, &o1);
+      mixc_gemm_ops o2 = {.A = hid + e * P * h, .B = W2 + e * s2, .bias = B2 ? B2 + e * d : NULL,
+                          .Y = ys + e * P * d};
+      mixc_gemm_f32_run(ctx, &g2, &o2);
     }
-    /* 5. combine */
-    for (int64_t t = 0; t < m; t++) {
-      const float *ct = comb + t * S;
-      mixc_moe_rowmul(y + t * d, ct, ys, S, d);
-    }
+    /* 5. combine: y = C . ys */
+    mixc_gemm_ops oy = {.A = comb, .B = ys, .Y = y};
+    mixc_gemm_f32_run(ctx, &gy, &oy);
   }
 }

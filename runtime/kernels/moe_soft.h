@@ -18,6 +18,8 @@ typedef struct mixc_moe_soft_params {
   int64_t B, m, d, n, p, h;
   float eps;          /* x_hat = x / sqrt(sum(x^2) + eps) */
   int32_t act;        /* MIXC_MOE_* activation code */
+  int32_t phi_packed, w1_packed, w2_packed; /* pre-packed as gemm.h's B panels */
+  int32_t pad_;
 } mixc_moe_soft_params;
 
 /* Scratch layout, in 4-byte words, each part rounded up to 16 words (S = n*p):

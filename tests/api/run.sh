@@ -4,7 +4,8 @@
 # inputs, --bench, every --emit kind, --shape, the documented exit codes
 # (0 ok, 1 bad input, 2 usage) with messages naming the input, --weights=file
 # (exe, moved exe, bad weights files, object + C program), and the C API
-# example (examples/jit_example.c) when its path is given.
+# example (examples/jit_example.c, with --threads, --profile and --stats) when
+# its path is given.
 set -u
 MIXC=$1; TMP=$2; EXAMPLE=${3:-}; mkdir -p "$TMP"; export TMP
 . "$(dirname "$0")/../lib.sh"
@@ -85,7 +86,7 @@ grep -q "truncated" "$TMP/err" && ok || bad "truncated weights: message"
 cp "$TMP/w/file.weights" "$TMP/w/corrupt"; printf '\125' | dd of="$TMP/w/corrupt" bs=1 seek=700 conv=notrunc 2>/dev/null
 expect_exit 1 "corrupted weights" "$TMP/w/file" "${WIN[@]}" --weights "$TMP/w/corrupt"
 grep -q "corrupted" "$TMP/err" && ok || bad "corrupted weights: message"
-expect_exit 0 "compile another model --weights=file" "$MIXC" compile "$TINY/sparse_mlp_onehot/model.onnx" -o "$TMP/w/other" --weights=file
+expect_exit 0 "compile another model --weights=file" "$MIXC" compile "$TINY/soft_moe/model.onnx" -o "$TMP/w/other" --weights=file
 expect_exit 1 "another model's weights" "$TMP/w/file" "${WIN[@]}" --weights "$TMP/w/other.weights"
 grep -q "belongs to another model" "$TMP/err" && ok || bad "other model's weights: message"
 expect_exit 1 "not a weights file" "$TMP/w/file" "${WIN[@]}" --weights "$WD/model.onnx"
@@ -126,5 +127,9 @@ if [ -n "$EXAMPLE" ]; then
   grep -q '^logits:' "$TMP/out" && ok || bad "jit_example prints the outputs"
   expect_exit 0 "jit_example --interp, bound dim" "$EXAMPLE" "$DB/model.onnx" batch=3 --interp
   expect_exit 1 "jit_example: unbound dim" "$EXAMPLE" "$DB/model.onnx"
+  expect_exit 0 "jit_example --threads 2 --profile --stats" "$EXAMPLE" "$M" --threads 2 --profile "$TMP/ex_prof.json" --stats
+  grep -q '^profile: [0-9]* calls' "$TMP/out" && grep -q '^routed MoE layers: [1-9]' "$TMP/out" && ok || bad "jit_example --profile --stats: output"
+  $PY -c "import json, sys; assert json.load(open(sys.argv[1]))" "$TMP/ex_prof.json" && ok || bad "jit_example: the profile is not a JSON array"
+  expect_exit 1 "jit_example --threads 5000" "$EXAMPLE" "$M" --threads 5000
 fi
 finish

@@ -6,6 +6,8 @@
 # A crash leaves crash-* in BUILD_DIR/artifacts: minimize it
 # (fuzz_import -minimize_crash=1 FILE) and copy it into tests/fuzz/regressions/,
 # which tests/fuzz/corpus.sh (ctest fuzz_smoke) runs through `mixc check`.
+# FUZZ_CORPUS=DIR fuzzes into DIR instead of BUILD_DIR/corpus (tests/fuzz/ci.sh
+# uses a fresh temp dir). Later LIBFUZZER_FLAGS override the defaults below.
 # Needs libfuzzer-19-dev and libclang-rt-19-dev (scripts/setup.sh).
 set -euo pipefail
 secs=${1:-60}
@@ -14,7 +16,7 @@ b=${2:-$top/build-fuzz}
 CC=clang-19 cmake -S "$top" -B "$b" -DMIXC_FUZZ=ON -DBUILD_TESTING=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$b" -j "$(nproc)" --target fuzz_import >/dev/null
-seeds=$b/seeds; corpus=$b/corpus; art=$b/artifacts
+seeds=$b/seeds; corpus=${FUZZ_CORPUS:-$b/corpus}; art=$b/artifacts
 rm -rf "$seeds"; mkdir -p "$seeds" "$corpus" "$art"
 for d in "$top"/tests/models/tiny/*/; do cp "$d/model.onnx" "$seeds/$(basename "$d").onnx"; done
 cp "$top"/tests/ir/*.mir "$seeds/"

@@ -12,11 +12,12 @@ untrusted input) and a manifest, OUTDIR/MANIFEST.tsv, one line per model:
 SUBSTRINGs (tab separated, optional) must each appear in the diagnostics.
 
 Categories: external data escaping the model's folder (absolute, ../,
-symlinked file and directory), dims whose element count overflows int64 or is
+symlinked file and directory, a NUL byte in the location), dims whose element count overflows int64 or is
 absurd, negative and zero dims, dangling edges, cycles, duplicate
-definitions, bad attributes (type, range, perm), unknown ops/domains/opsets,
-hostile names (format strings, control characters, huge), and truncated and
-mutated tiny models (deterministic: fixed seeds).
+definitions, graphs without outputs, bad attributes (type, range, perm,
+duplicate Reduce* axes), unknown ops/domains/opsets, hostile names (format
+strings, control characters, NUL bytes, bidi overrides, invalid UTF-8, huge),
+and truncated and mutated tiny models (deterministic: fixed seeds).
 
 Requires /usr/bin/python3 with onnx 1.12 + numpy. Nothing is checked with
 onnx.checker: every model is broken on purpose."""
@@ -103,18 +104,37 @@ def external():
         "ext_empty_loc": ("", "ext"),
         "ext_dir_loc": ("sub", "ext"),
         "ext_missing": ("nope.bin", "not found"),
-        # NOTE: accepted today (the C string ends at the NUL, so w.bin inside the
-        # folder is read); not an escape, but arguably an error.
-        "ext_nul": ("w.bin\x00../../etc/passwd", "any"),
+        # protobuf-c would cut the string at the NUL (reading w.bin): refused
+        "ext_nul": ("w.bin\x00../../etc/passwd", "external data location"),
+        "ext_nul_only": ("\x00", "contains a NUL byte"),
+        "ext_dot": (".", "ext"),
+        "ext_dot_slash": ("./", "ext"),
+        "ext_trailing_dotdot": ("sub/..", ".."),
+        "ext_dotdot_dotslash": ("./../secret.bin", ".."),
+        "ext_dslash_abs": ("//etc/passwd", "must be a relative path"),
+        "ext_proc": ("/proc/self/mem", "must be a relative path"),
+        "ext_link_dir_dotdot": ("linkdir/../secret.bin", "ext"),
     }
     for name, (loc, want) in cases.items():
         mode = "any" if want == "any" else "err"
-        d = save(name, relu_with_init(ext_tensor("w", [2, 3], loc)), mode, want if want not in ("ext", "any") else "")
+        d = save(name, relu_with_init(ext_tensor("w", [2, 3], loc)), mode, want if want not in ("ext", "any") else "",
+                 "initializer 'w'")
         os.makedirs(os.path.join(d, "sub"), exist_ok=True)
         with open(os.path.join(d, "w.bin"), "wb") as f:
             f.write(np.zeros(6, np.float32).tobytes())
         os.symlink(secret, os.path.join(d, "link.bin"))
         os.symlink(OUT, os.path.join(d, "linkdir"))
+    t = ext_tensor("w", [2, 3], "w.bin")
+    e = t.external_data.add()
+    e.key, e.value = "checksum\x00x", "0"
+    d = save("ext_nul_key", relu_with_init(t), "err", "initializer 'w': external data entry", "NUL")
+    with open(os.path.join(d, "w.bin"), "wb") as f:
+        f.write(np.zeros(6, np.float32).tobytes())
+    c = node("Constant", [], ["c"], name="cst", value=ext_tensor("cv", [2, 3], "w.bin\x00x"))
+    d = save("ext_nul_constant", model([c, node("Add", ["x", "c"], ["y"])]), "err",
+             "tensor 'cv': external data location", "NUL")
+    with open(os.path.join(d, "w.bin"), "wb") as f:
+        f.write(np.zeros(6, np.float32).tobytes())
     for name, off, ln, want in (("ext_off_neg", -8, 24, "offset"), ("ext_off_huge", 2**63 - 1, 24, "past the end"),
                                 ("ext_len_huge", 0, 2**63 - 1, "w"), ("ext_off_wrap", 2**64 - 8, 24, "offset"),
                                 ("ext_len_neg", 0, -24, "length"), ("ext_off_past", 4096, 24, "past the end")):
@@ -203,7 +223,9 @@ def structure():
                                  inits=[h.make_tensor("w", TP.FLOAT, [2, 3], [0] * 6)]), "err", "w")
     save("dup_init", model([node("Add", ["x", "w"], ["y"])], inits=[h.make_tensor("w", TP.FLOAT, [2, 3], [0] * 6)] * 2),
          "err", "w")
-    save("no_nodes_no_outputs", model([], outputs=[]), "any")  # NOTE: accepted today
+    save("no_nodes_no_outputs", model([], outputs=[]), "err", "the graph has no outputs")
+    save("no_outputs", model([node("Relu", ["x"], ["y"])], outputs=[]), "err", "the graph has no outputs")
+    save("no_inputs_no_outputs", model([], inputs=[], outputs=[]), "err", "the graph has no outputs")
     save("too_many_inputs", model([node("Relu", ["x", "x", "x"], ["y"], name="r")]), "err", "r")
     save("too_few_inputs", model([node("MatMul", ["x"], ["y"], name="mm")]), "err", "mm")
     save("too_many_outputs", model([node("Relu", ["x"], ["y", "z"], name="r")]), "err", "r")
@@ -244,8 +266,18 @@ def attributes():
     one("flatten_axis", "Flatten", axis=9)
     one("gather_axis", "Gather", ins=("x", "i"), inits=[c64("i", [0])], axis=4)
     one("reduce_axes", "ReduceMean", axes=[7], keepdims=1)
-    save("reduce_axes_dup", model([node("ReduceSum", ["x", "a"], ["y"])], inits=[c64("a", [1, 1])]),
-         "any")  # NOTE: duplicate axes are accepted today (onnxruntime refuses them)
+    # duplicate axes (onnxruntime refuses them), also after normalizing -1
+    save("reduce_axes_dup", model([node("ReduceSum", ["x", "a"], ["y"], name="rs")], inits=[c64("a", [1, 1])]),
+         "err", 'node "rs" (ReduceSum #0)', "name axis 1 twice")
+    save("reduce_axes_dup_neg", model([node("ReduceSum", ["x", "a"], ["y"], name="rs")], inits=[c64("a", [-1, 1])]),
+         "err", 'node "rs"', "name axis 1 twice")
+    for op in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+               "ReduceSumSquare", "ReduceLogSum"):
+        save(f"reduce_axes_dup_attr_{op}", model([node(op, ["x"], ["y"], name="r", axes=[0, -2])]),
+             "err", f'node "r" ({op} #0)', "name axis 0 twice")
+        save(f"reduce_axes_dup_input_{op}", model([node(op, ["x", "a"], ["y"], name="r")], opset=18,
+                                                  inits=[c64("a", [1, 0, 1])]),
+             "err", f'node "r" ({op} #0)', "name axis 1 twice")
     one("squeeze_axes", "Squeeze", ins=("x", "a"), inits=[c64("a", [5])])
     one("squeeze_nonone", "Squeeze", ins=("x", "a"), inits=[c64("a", [1])])
     one("unsqueeze_dup", "Unsqueeze", ins=("x", "a"), inits=[c64("a", [0, 0])])
@@ -295,13 +327,36 @@ def ops_and_names():
     del m.opset_import[:]
     save("no_opset", m, "err", "")
     save("empty_op_type", model([node("", ["x"], ["y"], name="noop")]), "err", "noop")
-    save("huge_op_name", model([node("A" * 100000, ["x"], ["y"], name="big")]), "err", "big")
+    save("huge_op_name", model([node("A" * 100000, ["x"], ["y"], name="big")]), "err", "big", "AAA...AAA")
     save("fmt_node_name", model([node("FooBar", ["x"], ["y"], name="%s%s%n%n%x%p")]), "err", "%s%s%n%n")
     save("fmt_op_name", model([node("%n%n%s%s", ["x"], ["y"], name="fmt")]), "err", "fmt")
     save("fmt_value_name", model([node("Add", ["x", "%s%n%s"], ["y"], name="add")]), "err", "add")
-    save("ctrl_names", model([node("Foo\n\x1b[2J\r", ["x"], ["y"], name="ctl\x00x\n")]), "err", "")
+    # names are escaped and shortened in diagnostics (run.sh checks every
+    # diagnostic is printable UTF-8 and no line is absurdly long)
+    save("ctrl_names", model([node("Foo\n\x1b[2J\r", ["x"], ["y"], name="ctl\x00x\n")]), "err",
+         'NodeProto.name "ctl\\x00x\\n" contains a NUL byte', "Foo\\n\\x1b[2J\\r")
+    save("ctrl_node_name", model([node("FooBar", ["x"], ["y"], name="a\x1b]0;pwned\x07b\x7f")]), "err",
+         'node "a\\x1b]0;pwned\\x07b\\x7f" (FooBar #0)')
+    save("ctrl_value_name", model([node("Add", ["x", "v\x1b[31m"], ["y"], name="add")]), "err",
+         "value 'v\\x1b[31m' is not")
+    save("c1_name", model([node("FooBar", ["x"], ["y"], name="c1\u009b2J")]), "err", 'node "c1\\xc2\\x9b2J"')
+    save("bidi_name", model([node("FooBar", ["x"], ["y"], name="evil\u202egnp.exe")]), "err",
+         'node "evil\\xe2\\x80\\xaegnp.exe"')
+    save("utf8_ok_name", model([node("FooBar", ["x"], ["y"], name="größe_專家")]), "err", 'node "größe_專家"')
+    save("huge_node_name", model([node("FooBar", ["x"], ["y"], name="N" * 300000 + "_end")]), "err",
+         "NNN...NNN", 'NNN_end" (FooBar #0): unknown op FooBar')
+    save("huge_value_name", model([node("Add", ["x", "v" * 1000000], ["y"], name="add")]), "err",
+         "vvv...vvv", "vvv' is not a graph input")
+    save("huge_init_name", relu_with_init(TP(name="w" * 100000, data_type=TP.FLOAT, dims=[2], raw_data=b"\0" * 4)),
+         "err", "initializer 'www", "www...www", "www': raw_data holds 4 bytes")
+    save("ctrl_init_name", relu_with_init(TP(name="w\x1b[2J", data_type=TP.FLOAT, dims=[2], raw_data=b"\0" * 4)),
+         "err", "initializer 'w\\x1b[2J'")
     save("utf8_bad_name", model([node("FooBar", ["x"], ["y"], name="\udcff".encode("utf-8", "surrogatepass").decode("latin-1"))]),
          "err", "")
+    # bytes that are not UTF-8 at all (onnx's Python will not write them: patched in)
+    raw = model([node("FooBar", ["x"], ["y"], name="@@@@@@")]).SerializeToString()
+    save("utf8_invalid_name", raw.replace(b"@@@@@@", b"\xff\xc0\x80\xed\xa0\x80"), "err",
+         'node "\\xff\\xc0\\x80\\xed\\xa0\\x80"')
     for op in ("If", "Loop", "Scan"):
         save(f"subgraph_{op.lower()}", model([node(op, ["x"], ["y"], name=op)]), "err", op)
     save("many_unknown", model([node(f"Op{i}", ["x"], [f"v{i}"], name=f"u{i}") for i in range(3000)] +

@@ -2,7 +2,8 @@
 # hostile/run.sh MIXC OUTDIR - hostile models and run-time inputs.
 # 1. make_hostile.py writes the models and MANIFEST.tsv (see its docstring):
 #    every model exits 1 with an "error:" line naming the node or file and
-#    the problem (mode err: `mixc check`; mode lower: `mixc compile`), or, for
+#    the problem (mode err: `mixc check`; mode lower: `mixc compile`), with
+#    printable diagnostics (no control byte, valid UTF-8, lines <= 4 KiB), or, for
 #    mutated files that stay valid, 0 - then `mixc run` on the tiny model's
 #    input must exit 0 or 1. Never a signal, exit 3, a sanitizer report or a
 #    hang (10 s each).
@@ -28,9 +29,19 @@ want_err() { # DESC SUBSTRINGS... (reads $rc, $TMP/err)
   fi
   for s in "$@"; do
     [ -z "$s" ] && continue
-    grep -qF -- "$s" "$TMP/err" || { bad "$desc: no diagnostic contains '$s'"; head -5 "$TMP/err" | sed 's/^/  | /'; return; }
+    grep -qF -- "$s" "$TMP/err" || { bad "$desc: no diagnostic contains '$s'"; head -5 "$TMP/err" | cut -c1-300 | sed 's/^/  | /'; return; }
   done
+  printable || return
   ok
+}
+# printable (reads $TMP/err): diagnostics quote the model's names escaped and
+# shortened - no control byte, only valid UTF-8, no line over 4096 bytes.
+printable() {
+  if LC_ALL=C grep -q '[[:cntrl:]]' "$TMP/err"; then bad "$desc: a control byte in the diagnostics"; return 1; fi
+  if LC_ALL=C.UTF-8 grep -qaxv '.*' "$TMP/err"; then bad "$desc: invalid UTF-8 in the diagnostics"; return 1; fi
+  if LC_ALL=C awk 'length > 4096 { f = 1 } END { exit !f }' "$TMP/err"; then
+    bad "$desc: a diagnostic line longer than 4096 bytes"; return 1
+  fi
 }
 
 n=0

@@ -3,8 +3,9 @@
 exercise the importer (frontend/): every initializer encoding, external data,
 Constant nodes, every attribute type, out-of-order nodes, and one file per kind
 of bad input (dangling edges, duplicates, cycles, unknown ops, subgraphs, bad
-attributes, bad tensors and types, unsafe external data, truncated, random and
-empty files, absurd nesting).
+attributes, bad tensors and types, unsafe external data (a NUL byte in the
+location too), no outputs, duplicate Reduce* axes, hostile names, truncated,
+random and empty files, absurd nesting).
 
 Requires the Debian python3 (/usr/bin/python3: onnx 1.12 + numpy). The models
 are not checked with onnx.checker: many are broken on purpose. Generated files
@@ -318,7 +319,9 @@ def err_models():
              ext_tensor("link", [2], "link.bin"), ext_tensor("missing", [2], "missing.bin"),
              ext_tensor("past_end", [2], "w.bin", offset=60, length=8), ext_tensor("bad_off", [2], "w.bin", offset="x1"),
              ext_tensor("len_mismatch", [2], "w.bin", length=12), ext_tensor("noloc", [2], None),
-             ext_tensor("ok_ext", [2], "w.bin", offset=8, length=8), ext_tensor("sub_ok", [2], "sub/./w2.bin")]
+             ext_tensor("ok_ext", [2], "w.bin", offset=8, length=8), ext_tensor("sub_ok", [2], "sub/./w2.bin"),
+             ext_tensor("nul", [2], "w.bin\0../outside.bin"), ext_tensor("dir", [2], "sub"),
+             ext_tensor("dot", [2], ".")]
     d = save("err_external", model([h.make_node("Relu", ["x"], ["y"])], X, Y, inits),
              ["initializer 'abs': external data location", "must be a relative path",
               "initializer 'dotdot': external data location '../outside.bin' must not contain '..'",
@@ -327,7 +330,10 @@ def err_models():
               "initializer 'past_end': external data [60, 68) is past the end of 'w.bin' (64 bytes)",
               "initializer 'bad_off': bad external data offset 'x1'",
               "initializer 'len_mismatch': external data holds 12 bytes, expected 8",
-              "initializer 'noloc': external data without a 'location'"])
+              "initializer 'noloc': external data without a 'location'",
+              "initializer 'nul': external data location \"w.bin\\x00../outside.bin\" contains a NUL byte",
+              "initializer 'dir': external data file 'sub' is not a regular file",
+              "initializer 'dot': external data file '.' is not a regular file"])
     with open(os.path.join(d, "w.bin"), "wb") as f:
         f.write(np.arange(16, dtype=np.float32).tobytes())
     os.makedirs(os.path.join(d, "sub"), exist_ok=True)
@@ -336,6 +342,28 @@ def err_models():
     if os.path.lexists(os.path.join(d, "link.bin")):
         os.remove(os.path.join(d, "link.bin"))
     os.symlink(outside, os.path.join(d, "link.bin"))
+
+    # a graph must compute something
+    save("err_no_outputs", model([h.make_node("Relu", ["x"], ["y"])], X, []),
+         ["the graph has no outputs: there is nothing to compute"])
+    # duplicate Reduce* axes, as an attribute (before opset 18) and a constant input
+    nodes = [h.make_node("ReduceMean", ["x"], ["a"], name="rm", axes=[1, -2]),
+             h.make_node("ReduceSum", ["a", "ax"], ["y"], name="rs")]
+    save("err_reduce_dup_axes", model(nodes, [vi("x", TP.FLOAT, [2, 3, 4])], [vi("y", TP.FLOAT, None)],
+                                      [h.make_tensor("ax", TP.INT64, [2], [0, 0])]),
+         ['node "rm" (ReduceMean #0): ReduceMean axes [1,-2] name axis 1 twice'])
+    nodes = [h.make_node("ReduceSum", ["x", "ax"], ["y"], name="rs")]
+    save("err_reduce_dup_axes_input", model(nodes, [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, None)],
+                                            [h.make_tensor("ax", TP.INT64, [3], [0, 1, -2])]),
+         ['node "rs" (ReduceSum #0): ReduceSum axes [0,1,-2] name axis 0 twice'])
+    # names in diagnostics: NUL bytes refused, control bytes escaped, huge names shortened
+    nodes = [h.make_node("Relu", ["x"], ["a"], name="nul\0name"),
+             h.make_node("Bad\x1bOp", ["a"], ["b"], name="esc\x1b[2Jname\n"),
+             h.make_node("Relu", ["b"], ["y"], name="L" * 1000)]
+    save("err_names", model(nodes, X, Y + [vi("ghost" * 100, TP.FLOAT, [2])]),
+         ['NodeProto.name "nul\\x00name" contains a NUL byte',
+          'node "esc\\x1b[2Jname\\n" (Bad\\x1bOp #1): unknown op Bad\\x1bOp in domain ai.onnx',
+          "graph output 'ghostghost", "g...ghost", "ghost' is not a graph input"])
 
     # many problems at once: all must be reported in one run
     nodes = [h.make_node("FooOp", ["x"], ["a"], name="n0"),

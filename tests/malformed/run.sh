@@ -58,4 +58,8 @@ for f in "$TMP"/extra/*; do
   name=$(basename "$f")
   case "$name" in mut_*) check_one "$f" any "$name" ;; *) check_one "$f" err "$name" ;; esac
 done
+# text IR without outputs: the verifier refuses it too
+printf '// mixc IR\ngraph "x" {\n  opset "" 17\n  input %%x : f32[2]\n  %%y : f32[2] = Relu(%%x) @r #0\n}\n' >"$TMP/no_outputs.mir"
+check_one "$TMP/no_outputs.mir" err no_outputs.mir
+grep -qF "the graph has no outputs" "$TMP/err" && ok || bad "no_outputs.mir: no 'no outputs' diagnostic"
 finish

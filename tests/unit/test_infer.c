@@ -219,6 +219,51 @@ static void test_matmul_gemm(void) {
   end();
 }
 
+/* mixc.matmul (ir/infer_fused.c): transposed operands, batch broadcasting,
+ * the bias by n or m, the residual of the output's exact shape. */
+static void test_mixc_matmul(void) {
+  begin(17);
+  ir_node *n = N(IR_OP_MixcMatmul, 1, 2, IN("w", "f32[16,12]"), IN("x", "f32[b,16,24]"));
+  AI(n, "trans_a", 1);
+  CU_ASSERT(check(n, 0, "f32[b,12,24]"));
+  n = N(IR_OP_MixcMatmul, 1, 4, IN("a", "f32[3,1,5,4]"), IN("bt", "f32[2,6,4]"), IN("bn", "f32[6]"),
+        IN("r", "f32[3,2,5,6]"));
+  AI(n, "trans_b", 1);
+  AS(n, "act", "gelu_tanh");
+  CU_ASSERT(check(n, 0, "f32[3,2,5,6]"));
+  n = N(IR_OP_MixcMatmul, 1, 3, IN("a2", "f64[5,4]"), IN("b2", "f64[b,4,6]"), IN("bm", "f64[5]"));
+  AI(n, "bias_axis", 1);
+  CU_ASSERT(check(n, 0, "f64[b,5,6]"));
+  /* a residual with the same symbols fits; an unknown rank gives an unknown rank */
+  n = N(IR_OP_MixcMatmul, 1, 4, IN("a3", "f32[b,5,4]"), IN("b3", "f32[4,6]"), NULL,
+        IN("r3", "f32[b,5,6]"));
+  CU_ASSERT(check(n, 0, "f32[b,5,6]"));
+  CU_ASSERT(check(N(IR_OP_MixcMatmul, 1, 2, IN("a4", "f32[*]"), IN("b4", "f32[4,6]")), 0, "f32[*]"));
+  /* bad input */
+  n = N(IR_OP_MixcMatmul, 1, 2, IN("a5", "f32[4,2]"), IN("b5", "f32[3,5]"));
+  AI(n, "trans_a", 1);
+  CU_ASSERT(fails(n, "mixc.matmul inner dimensions differ: 4 vs 3"));
+  n = N(IR_OP_MixcMatmul, 1, 3, IN("a6", "f32[2,3]"), IN("b6", "f32[3,5]"), IN("c6", "f32[2]"));
+  CU_ASSERT(fails(n, "bias has 2 elements but the output's n dim is 5"));
+  n = N(IR_OP_MixcMatmul, 1, 3, IN("a7", "f32[2,3]"), IN("b7", "f32[3,5]"), IN("c7", "f32[2,5]"));
+  CU_ASSERT(fails(n, "mixc.matmul bias must be 1-D, got rank 2"));
+  n = N(IR_OP_MixcMatmul, 1, 4, IN("a8", "f32[2,3]"), IN("b8", "f32[3,5]"), NULL, IN("r8", "f32[1,5]"));
+  CU_ASSERT(fails(n, "residual [1,5] does not have the output's shape [2,5]"));
+  n = N(IR_OP_MixcMatmul, 1, 2, IN("a9", "f32[2,3]"), IN("b9", "f32[3,5]"));
+  AI(n, "trans_a", 2);
+  CU_ASSERT(fails(n, "mixc.matmul trans_a must be 0 or 1, got 2"));
+  n = N(IR_OP_MixcMatmul, 1, 2, IN("a10", "f32[2,3]"), IN("b10", "f32[3]"));
+  CU_ASSERT(fails(n, "mixc.matmul B must have rank >= 2, got rank 1"));
+  n = N(IR_OP_MixcMatmul, 1, 2, IN("a11", "i64[2,3]"), IN("b11", "i64[3,5]"));
+  CU_ASSERT(fails(n, "mixc.matmul supports f32 and f64, got i64"));
+  n = N(IR_OP_MixcMatmul, 1, 2, IN("a12", "f32[2,3]"), IN("b12", "f32[3,5]"));
+  AS(n, "act", "swish");
+  CU_ASSERT(fails(n, "act \"swish\" is not one of"));
+  CU_ASSERT(ir_fused_act_code(NULL) == 0 && ir_fused_act_code("silu") == 4 &&
+            ir_fused_act_code("sigmoid") == 5 && ir_fused_act_code("gelu") == -1);
+  end();
+}
+
 static void test_einsum(void) {
   begin(17);
   ir_node *e1 = N(IR_OP_Einsum, 1, 2, IN("a", "f32[b,3,4]"), IN("c", "f32[b,4,5]"));
@@ -719,6 +764,7 @@ void infer_suite_register(void) {
   CU_add_test(s, "broadcast", test_broadcast);
   CU_add_test(s, "unary_misc", test_unary_misc);
   CU_add_test(s, "matmul_gemm", test_matmul_gemm);
+  CU_add_test(s, "mixc_matmul", test_mixc_matmul);
   CU_add_test(s, "einsum", test_einsum);
   CU_add_test(s, "conv_pool", test_conv_pool);
   CU_add_test(s, "reshape", test_reshape);

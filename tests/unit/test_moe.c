@@ -3,7 +3,8 @@
  * reference of MODELS.md section 2 written here: softmax, top-k with ties to
  * the lower expert, importance dropping (ties to the lower row), choice-major
  * capacity, k=1 and k=2, renormalization, an expert nobody picks, an expert
- * everybody picks (with capacity overflow). Also per-image routing (group > 1,
+ * everybody picks (with capacity overflow); router "logits" (precomputed
+ * logits, com.microsoft.MoE) in place of the gate GEMV. Also per-image routing (group > 1,
  * Mobile V-MoE) against its own naive reference, and the Soft MoE kernel
  * (runtime/kernels/moe_soft.c) against a naive double-precision Soft MoE.
  *
@@ -23,6 +24,7 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs);
 typedef struct moe_case {
   int rows, d, h, E, k, ndrop, cap, act, normalize;
   float *x, *wg, *bg, *w1, *b1, *w2, *b2;
+  float *lg; /* router logits (rows,E): when set, routing reads them instead of x.W_g + b_g */
 } moe_case;
 
 static unsigned rng_state = 12345;
@@ -50,6 +52,7 @@ static moe_case make(int rows, int d, int h, int E, int k) {
 
 static void release(moe_case *c) {
   free(c->x), free(c->wg), free(c->bg), free(c->w1), free(c->b1), free(c->w2), free(c->b2);
+  free(c->lg);
 }
 
 static double act_d(int act, double v) {
@@ -73,6 +76,7 @@ static void reference(const moe_case *c, double *y, int *served) {
     for (int e = 0; e < E; e++) {
       double l = c->bg ? c->bg[e] : 0;
       for (int i = 0; i < d; i++) l += (double)c->x[r * d + i] * c->wg[i * E + e];
+      if (c->lg) l = c->lg[r * E + e];
       p[r * E + e] = l;
       mx = l > mx ? l : mx;
     }
@@ -129,17 +133,20 @@ static void reference(const moe_case *c, double *y, int *served) {
   free(p), free(score), free(ch), free(keep), free(w), free(cnt), free(ok), free(hid);
 }
 
-/* Runs the kernel and compares it with the reference; returns the max error. */
-static double run_case(const moe_case *c, int *served) {
+/* Runs the kernel and compares it with the reference; returns the max error
+ * (and the kernel's y in y_out, unless NULL). */
+static double run_case_y(const moe_case *c, int *served, float *y_out) {
   mixc_moe_fused_params p;
   memset(&p, 0, sizeof p);
   p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k;
   p.ndrop = c->ndrop, p.cap = c->cap, p.act = c->act, p.normalize = c->normalize;
+  p.logits = c->lg != NULL;
   size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, c->d, c->h, c->E, c->k);
   float *y = malloc(sizeof(float) * (size_t)(c->rows * c->d));
   void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
   memset(scratch, 0xcd, sb); /* the kernel must not rely on zeroed scratch */
-  void *bufs[9] = {c->x, c->wg, c->bg, c->w1, c->b1, c->w2, c->b2, y, scratch};
+  void *bufs[9] = {c->x, c->lg ? c->lg : c->wg, c->lg ? NULL : c->bg, c->w1, c->b1, c->w2, c->b2,
+                   y, scratch};
   rt_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   mixc_k_moe_f32(&ctx, &p, bufs);
@@ -151,9 +158,12 @@ static double run_case(const moe_case *c, int *served) {
     err = e > err ? e : err;
   }
   CU_ASSERT_EQUAL(ctx.status, 0);
+  if (y_out) memcpy(y_out, y, sizeof(float) * (size_t)(c->rows * c->d));
   free(y), free(scratch), free(ref);
   return err;
 }
+
+static double run_case(const moe_case *c, int *served) { return run_case_y(c, served, NULL); }
 
 static void test_k1_basic(void) {
   moe_case c = make(9, 6, 10, 4, 1);
@@ -232,6 +242,46 @@ static void test_importance_drop(void) {
   release(&c);
 }
 
+/* Router "logits": random logits (rows,E) in place of x.W_g, with k=2,
+ * renormalized, tanh GELU (com.microsoft.MoE's "gelu"), then k=3 of 5 without
+ * renormalization, with capacity and importance dropping; a row whose logits
+ * tie exactly picks the lower experts; logits of -1000 make expert 4 nobody's
+ * choice. Finally logits computed as x.W_g + b_g route as the gate GEMV does
+ * (y equal up to float rounding in the logits). */
+static void test_logits(void) {
+  moe_case c = make(13, 6, 7, 5, 2);
+  c.lg = fill(13 * 5, 3.0f);
+  c.normalize = 1, c.act = MIXC_MOE_GELU_TANH;
+  for (int e = 0; e < 5; e++) c.lg[4 * 5 + e] = 0.25f; /* row 4: a five-way tie */
+  int served[5];
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  c.k = 3, c.normalize = 0, c.cap = 6, c.ndrop = 2, c.act = MIXC_MOE_RELU;
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  c.k = 1, c.cap = 0, c.ndrop = 0;
+  for (int r = 0; r < 13; r++) c.lg[r * 5 + 4] = -1000.0f;
+  CU_ASSERT(run_case(&c, served) < 1e-5);
+  CU_ASSERT_EQUAL(served[4], 0);
+  CU_ASSERT_EQUAL(served[0] + served[1] + served[2] + served[3], 13);
+  /* the same routing from the gate GEMV and from its logits */
+  c.k = 2, c.normalize = 1, c.act = MIXC_MOE_SILU;
+  c.bg = fill(5, 0.5f);
+  for (int r = 0; r < 13; r++)
+    for (int e = 0; e < 5; e++) {
+      float l = c.bg[e];
+      for (int i = 0; i < c.d; i++) l += c.x[r * c.d + i] * c.wg[i * 5 + e];
+      c.lg[r * 5 + e] = l;
+    }
+  float yl[13 * 6], yg[13 * 6];
+  CU_ASSERT(run_case_y(&c, served, yl) < 1e-5);
+  float *lg = c.lg;
+  c.lg = NULL;
+  CU_ASSERT(run_case_y(&c, served, yg) < 1e-5);
+  c.lg = lg;
+  double diff = 0;
+  for (int i = 0; i < 13 * 6; i++) diff = fmax(diff, fabs((double)yl[i] - yg[i]));
+  CU_ASSERT(diff < 1e-5);
+  release(&c);
+}
 
 /* ---- per-image routing (group > 1) ---------------------------------------------- */
 /* Naive per-image MoE: p = softmax(mean_t(x) . W_g + b), top-k per image (ties
@@ -428,6 +478,7 @@ void moe_suite_register(void) {
   CU_add_test(s, "expert with no rows, with all rows, capacity overflow", test_empty_full_capacity);
   CU_add_test(s, "choice-major capacity with k=2", test_capacity_choice_major);
   CU_add_test(s, "importance dropping with a tie", test_importance_drop);
+  CU_add_test(s, "router logits in place of the gate GEMV", test_logits);
   CU_add_test(s, "per-image routing, groups across row blocks", test_per_image);
   CU_add_test(s, "Soft MoE against a naive reference", test_soft_moe);
 }

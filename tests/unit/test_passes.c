@@ -1,6 +1,8 @@
 /* test_passes.c - unit tests of the passes on hand-built graphs: folding a
  * PyTorch-style shape subgraph with a symbolic batch dim, canonicalization of
- * Identity/Dropout (including at a graph output), and dead-code elimination.
+ * Identity/Dropout (including at a graph output), dead-code elimination, and
+ * a Mixer token-mixing block through raise-gelu, sink-transpose and
+ * fuse-epilogue.
  * The IR text tests in tests/ir/ cover the same passes from .mir files. */
 #include <CUnit/CUnit.h>
 #include <string.h>
@@ -172,10 +174,79 @@ static void test_dce(void) {
   fx_free(&f);
 }
 
+static ir_value *const_f32(fixture *f, const char *name, int rank, const int64_t *dims, float v) {
+  ir_tensor *t = ir_tensor_new(f->g->arena, IR_F32, rank, dims);
+  for (int64_t i = 0; i < t->numel; i++) ((float *)t->data)[i] = v + 0.125f * (float)i;
+  return ir_const_new(f->g, name, t);
+}
+
+static ir_value *transpose12(fixture *f, const char *name, ir_value *x) {
+  ir_value *y = node(f, IR_OP_Transpose, name, 1, &x);
+  ir_attr *a = ir_attr_add(f->g, y->def, "perm", IR_ATTR_INTS);
+  a->n = 3;
+  a->ints = ir_alloc(f->g->arena, 3 * sizeof(int64_t));
+  a->ints[0] = 0, a->ints[1] = 2, a->ints[2] = 1;
+  return y;
+}
+
+/* The token mixing of a Mixer block with a symbolic batch, GELU decomposed as
+ * PyTorch exports it, through the whole pipeline: raise-gelu, sink-transpose
+ * and fuse-epilogue leave two mixc.matmul nodes and no Transpose. */
+static void test_token_mixing(void) {
+  fixture f;
+  fx_init(&f);
+  ir_dim xd[] = {{-1, "batch"}, {4, NULL}, {3, NULL}};
+  ir_value *x = ir_value_new(f.g, "x", (ir_type){IR_F32, 3, xd});
+  ir_graph_add_input(f.g, x);
+  ir_value *w1 = const_f32(&f, "w1", 2, (int64_t[]){4, 2}, -0.5f);
+  ir_value *b1 = const_f32(&f, "b1", 1, (int64_t[]){2}, 0.1f);
+  ir_value *w2 = const_f32(&f, "w2", 2, (int64_t[]){2, 4}, 0.25f);
+  ir_value *b2 = const_f32(&f, "b2", 1, (int64_t[]){4}, -0.1f);
+  ir_value *sqrt2 = const_f32(&f, "sqrt2", 0, NULL, 1.4142135f);
+  ir_value *one = const_f32(&f, "one", 0, NULL, 1.0f);
+  ir_value *half = const_f32(&f, "half", 0, NULL, 0.5f);
+  ir_value *t = transpose12(&f, "t", x);
+  ir_value *h = node(&f, IR_OP_MatMul, "h", 2, (ir_value *[]){t, w1});
+  ir_value *hb = node(&f, IR_OP_Add, "hb", 2, (ir_value *[]){b1, h});
+  ir_value *dv = node(&f, IR_OP_Div, "dv", 2, (ir_value *[]){hb, sqrt2});
+  ir_value *er = node(&f, IR_OP_Erf, "er", 1, &dv);
+  ir_value *ad = node(&f, IR_OP_Add, "ad", 2, (ir_value *[]){er, one});
+  ir_value *m1 = node(&f, IR_OP_Mul, "m1", 2, (ir_value *[]){hb, ad});
+  ir_value *g = node(&f, IR_OP_Mul, "g", 2, (ir_value *[]){m1, half});
+  ir_value *o = node(&f, IR_OP_MatMul, "o", 2, (ir_value *[]){g, w2});
+  ir_value *ob = node(&f, IR_OP_Add, "ob", 2, (ir_value *[]){b2, o});
+  ir_value *t2 = transpose12(&f, "t2", ob);
+  ir_value *y = node(&f, IR_OP_Add, "y", 2, (ir_value *[]){x, t2});
+  ir_graph_add_output(f.g, y);
+  CU_ASSERT_TRUE(ir_infer_graph(&f.cx));
+  pass_options opts = {0};
+  CU_ASSERT_TRUE(pass_run_pipeline(&f.cx, &opts));
+  dump_diags(&f);
+  CU_ASSERT_EQUAL(f.g->nnodes, 2);
+  if (f.g->nnodes == 2) {
+    ir_node *n1 = f.g->nodes[0], *n2 = f.g->nodes[1];
+    CU_ASSERT_EQUAL(n1->op, IR_OP_MixcMatmul);
+    CU_ASSERT_EQUAL(n2->op, IR_OP_MixcMatmul);
+    CU_ASSERT_EQUAL(ir_attr_int(n1, "trans_a", 0), 1);
+    CU_ASSERT_EQUAL(ir_attr_int(n1, "bias_axis", 0), 1);
+    CU_ASSERT_STRING_EQUAL(ir_attr_str(n1, "act", "none"), "gelu_erf");
+    CU_ASSERT(n1->nin == 3 && n1->in[0] == w1 && n1->in[1] == x && n1->in[2] == b1);
+    CU_ASSERT(n2->nin == 4 && n2->in[0] == w2 && n2->in[1] == n1->out[0] && n2->in[2] == b2 &&
+              n2->in[3] == x);
+    CU_ASSERT_STRING_EQUAL(ir_type_str(f.cx.scratch, &n1->out[0]->type), "f32[batch,2,3]");
+    CU_ASSERT_PTR_EQUAL(f.g->outputs[0], n2->out[0]);
+    CU_ASSERT_STRING_EQUAL(f.g->outputs[0]->name, "y");
+    CU_ASSERT_STRING_EQUAL(ir_type_str(f.cx.scratch, &f.g->outputs[0]->type), "f32[batch,4,3]");
+  }
+  CU_ASSERT_TRUE(ir_verify(&f.cx));
+  fx_free(&f);
+}
+
 void passes_suite_register(void) {
   CU_pSuite s = CU_add_suite("passes", NULL, NULL);
   CU_add_test(s, "fold a symbolic shape subgraph", test_fold_shape_subgraph);
   CU_add_test(s, "fold static Shape/Cast", test_fold_static);
   CU_add_test(s, "canonicalize Identity/Dropout", test_canonicalize);
   CU_add_test(s, "dead-code elimination", test_dce);
+  CU_add_test(s, "token mixing: raise-gelu, sink-transpose, fuse-epilogue", test_token_mixing);
 }

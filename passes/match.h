@@ -1,0 +1,39 @@
+/* match.h - small pattern-matching and rewriting helpers shared by the
+ * peephole passes (raise_gelu.c, sink_transpose.c, fuse_epilogue.c): who uses
+ * a value, reading scalar constants with a tolerance, comparing shapes,
+ * reshaped views of constants, and re-inferring a node that a pass changed in
+ * place. Not used outside passes/.
+ *
+ * Requires: pass.h's invariants (types inferred, topological order). Uses are
+ * counted by scanning the graph's live nodes; dead nodes do not count. */
+#ifndef MIXC_PASSES_MATCH_H
+#define MIXC_PASSES_MATCH_H
+
+#include "pass.h"
+
+/* The one node that uses v, when v has exactly one use (a graph output counts
+ * as a use, and a node that reads v twice as two); else NULL. */
+ir_node *pass_only_user(const ir_graph *g, const ir_value *v);
+/* v is a float constant with exactly one element (any rank); *f is its value. */
+bool pass_const_scalar(const ir_value *v, double *f);
+/* v is within a relative 1e-6 of want: how exported constants are compared. */
+bool pass_near(double v, double want);
+/* n is a Transpose that swaps the last two dims of an input of known rank >= 2
+ * and keeps the others in place. */
+bool pass_is_swap_last2(const ir_node *n);
+/* Same known rank, and every dim the same static size or the same symbol. */
+bool pass_same_shape(const ir_type *a, const ir_type *b);
+/* A new constant holding c's elements with other dims (same element count),
+ * sharing c's data, named NAME.suffix. */
+ir_value *pass_const_view(ir_graph *g, const ir_value *c, const char *suffix, int rank,
+                          const int64_t *dims);
+/* Gives n the inputs in[0..nin) (a fresh array; NULL entries are omitted
+ * optional inputs). */
+void pass_set_inputs(ir_graph *g, ir_node *n, int nin, ir_value *const *in);
+/* Forgets the output types of n (a node a pass changed in place) and infers
+ * them again. A failure is a bug of the pass: the rewrite must keep the math. */
+void pass_reinfer(ir_ctx *cx, ir_node *n);
+/* Position of n in g->nodes, -1 if absent. */
+int pass_node_pos(const ir_graph *g, const ir_node *n);
+
+#endif
