@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/utf8.h"
+
 /* ---- bugs ------------------------------------------------------------------- */
 void ir_bug(const char *file, int line, const char *fmt, ...) {
   va_list ap;
@@ -155,37 +157,14 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
   free(big);
 }
 
-/* The length of the well-formed, printable UTF-8 sequence at s (n bytes left),
- * or 0 if the byte at s must be escaped. */
-static size_t utf8_printable(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c >= 0x20 && c < 0x7f) return 1;
-  size_t len;
-  uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-  if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff)) return 0; /* C1 controls, surrogates */
-  if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-      (cp >= 0x2066 && cp <= 0x2069))
-    return 0; /* bidi controls: they reorder what the terminal shows */
-  return len;
-}
 
 static void put_escaped(sbuf *b, const unsigned char *s, size_t n) {
   for (size_t i = 0; i < n;) {
-    size_t k = utf8_printable(s + i, n - i);
+    size_t k = mixc_utf8_printable(s + i, n - i);
     size_t j = i;
     while (k && j < n) { /* a printable run */
       j += k;
-      k = j < n ? utf8_printable(s + j, n - j) : 0;
+      k = j < n ? mixc_utf8_printable(s + j, n - j) : 0;
     }
     if (j > i) {
       sb_putn(b, (const char *)s + i, j - i);

@@ -21,38 +21,14 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "utf8.h"
 
 /* ---- names in messages ------------------------------------------------------------ */
-/* The length of the well-formed, printable UTF-8 sequence at s (n bytes
- * left), or 0 if the byte at s must be escaped: the same rule as the
- * compiler's diagnostics (ir/core.c), so run-time messages are one printable
- * line too. */
-static size_t utf8_printable(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c >= 0x20 && c < 0x7f) return 1;
-  size_t len;
-  uint32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-  if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff)) return 0; /* C1 controls, surrogates */
-  if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-      (cp >= 0x2066 && cp <= 0x2069))
-    return 0; /* bidi controls */
-  return len;
-}
 
 /* Appends s[0..n) escaped (\n, \t, \r, \xNN) at out + *at, within cap. */
 static void put_escaped(char *out, size_t cap, size_t *at, const unsigned char *s, size_t n) {
   for (size_t i = 0; i < n;) {
-    size_t k = utf8_printable(s + i, n - i);
+    size_t k = mixc_utf8_printable(s + i, n - i);
     char esc[8];
     const char *src = (const char *)s + i;
     size_t len = k;
