@@ -13,7 +13,7 @@
  * last run is stored, so a fused op writes its output once.
  *
  * Requires: kernel.h's ABI, data.h's params, gemm.h; only libm, memcpy and
- * memset; no heap. Stack: one packed B block (128 KB) per task. */
+ * memset; no heap. Stack: one packed B block (KC x NC floats, 256 KB) per task. */
 #include <math.h>
 #include <string.h>
 
@@ -21,7 +21,7 @@
 #include "gemm.h"
 
 typedef f32x16 vf;
-enum { VW = 16, MR = MIXC_GEMM_MR, NR = MIXC_GEMM_NR, KC = MIXC_GEMM_KC, MC = 128, NC = 128 };
+enum { VW = 16, MR = MIXC_GEMM_MR, NR = MIXC_GEMM_NR, KC = MIXC_GEMM_KC, MC = 256, NC = 64 };
 _Static_assert(NR == 2 * VW, "the micro-kernel holds two vectors per row");
 
 /* a * b + c with one rounding, lane by lane */
@@ -186,7 +186,7 @@ static inline void st_lanes(float *p, int64_t s, int64_t lanes, vf v) {
 static inline vf act(int32_t a, vf v) {
   switch (a) {
   case MIXC_ACT_RELU: return v16_relu(v);
-  case MIXC_ACT_GELU_ERF: return v16_gelu_erf(v);
+  case MIXC_ACT_GELU_ERF: return v16_gelu_erf_fast(v);
   case MIXC_ACT_GELU_TANH: return v16_gelu_tanh(v);
   case MIXC_ACT_SILU: return v16_silu(v);
   case MIXC_ACT_SIGMOID: return v16_sigmoid(v);
@@ -383,7 +383,7 @@ void mixc_k_gemm_f64(rt_ctx *ctx, const void *params, void *const *bufs) {
  * activation is elementwise, so slicing is exact), through the same packing and
  * micro-kernels. Routing is recomputed per expert instead of stored: softmax
  * and a top-k over E values are cheap next to the expert GEMMs. */
-enum { RB = 128, IC = 128, NC2 = 128, MOE_MAX_E = 1024 };
+enum { RB = 128, IC = 128, NC2 = 128, MKC = 256, MOE_MAX_E = 1024 };
 
 /* Whether row `lg` (E logits) routes to expert e; its weight in *w. */
 static int moe_route(const mixc_moe_params *p, const float *lg, int64_t e, float *w) {
@@ -443,7 +443,7 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
                       const float *B1, const float *W2, const float *B2, float *Y,
                       const int64_t *rid, const float *rw, int nr) {
   const int64_t H = p->H, I = p->I;
-  _Alignas(64) float bp[KC * IC > IC * NC2 ? KC * IC : IC * NC2];
+  _Alignas(64) float bp[MKC * IC > IC * NC2 ? MKC * IC : IC * NC2];
   _Alignas(64) float h[RB * IC];
   if (B2)
     for (int r = 0; r < nr; r++)
@@ -451,8 +451,8 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
   for (int64_t i0 = 0; i0 < I; i0 += IC) {
     int64_t ic = I - i0 < IC ? I - i0 : IC;
     /* h = X[rows] . W1[e][:, i0:i0+ic] */
-    for (int64_t k0 = 0; k0 < H; k0 += KC) {
-      int64_t kc = H - k0 < KC ? H - k0 : KC;
+    for (int64_t k0 = 0; k0 < H; k0 += MKC) {
+      int64_t kc = H - k0 < MKC ? H - k0 : MKC;
       pack_b_block(W1 + e * p->w1_se + k0 * p->w1_sh + i0 * p->w1_si, p->w1_sh, p->w1_si, kc, ic, bp,
                    kc * NR);
       for (int m0 = 0; m0 < nr; m0 += MR) {

@@ -22,7 +22,7 @@
 /* Tile sizes: 8 x 32 uses 16 of the 32 AVX-512 registers for accumulators.
  * The vectors are 16 lanes on every target (LLVM splits them where the host is
  * narrower). KC is the k-run length, which fixes the summation order. */
-enum { MIXC_GEMM_MR = 8, MIXC_GEMM_NR = 32, MIXC_GEMM_KC = 256 };
+enum { MIXC_GEMM_MR = 8, MIXC_GEMM_NR = 32, MIXC_GEMM_KC = 1024 };
 
 /* Floats of a packed operand: `len` (M for A, N for B) rounded up to whole
  * panels (MR or NR), times K. */
