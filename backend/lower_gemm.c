@@ -68,8 +68,9 @@ static bool unbatched(const mixc_gemm_params *p, const int64_t *bs) {
   return true;
 }
 
-/* Replaces operand `buf` of the call (a constant) by a new constant of `floats`
- * floats that pack() fills; returns its data. */
+/* Replaces operand `buf` of the call (a constant) by a new zeroed constant of
+ * `floats` floats, named after the old one plus `what`; returns its data for
+ * the caller to fill. */
 static float *repack(lower_ctx *lc, be_call *call, int buf, int64_t floats, const char *what) {
   be_operand *o = &call->ops[buf];
   const ir_tensor *src = lc->p->consts[o->index];

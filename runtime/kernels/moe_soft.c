@@ -7,11 +7,12 @@
  *   ys[i*p..i*p+p) = act(slots_i . W1[i] + b1[i]) . W2[i] + b2[i]
  *   y = C . ys                                         (m, d)
  *
- * L is computed once, with its row and column maxima on the way; one sweep
- * over L then produces both softmaxes (the dispatch exponentials in place, the
- * combine ones, already row-normalized, beside them). The n expert MLPs are
- * equal-sized GEMMs looped per expert, contiguous dim innermost, so that LLVM
- * specializes and vectorizes them once the shapes are constants.
+ * L is one GEMM (x . phi, then each row scaled by 1/|x_t|), with its column
+ * maxima on the way; one sweep over L then produces both softmaxes (the
+ * dispatch exponentials in place, then scaled by their column sums, and the
+ * combine ones, already row-normalized, beside them). slots, the n expert MLPs
+ * (bias and activation in fc1's epilogue) and y are GEMMs on gemm.h's engine;
+ * phi and the experts' weights are pre-packed at compile time.
  *
  * Requires: kernel.h's ABI, moe_soft.h's params and scratch layout; libm only;
  * no heap (the scratch buffer is the node's second output). */
