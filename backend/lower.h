@@ -18,6 +18,18 @@ typedef struct lower_ctx {
   be_program *p;       /* p->arena owns params */
 } lower_ctx;
 
+/* Static shapes of values (lower.h's contract: every dim is known). */
+static inline int rank_of(const ir_value *v) { return v->type.rank; }
+static inline int64_t dim_of(const ir_value *v, int i) { return v->type.dims[i].v; }
+static inline void dims_of(const ir_value *v, int64_t *d) {
+  for (int i = 0; i < v->type.rank; i++) d[i] = v->type.dims[i].v;
+}
+/* Dense row-major strides (elements) of dims. */
+static inline void strides_of(int rank, const int64_t *d, int64_t *st) {
+  int64_t s = 1;
+  for (int i = rank - 1; i >= 0; i--) st[i] = s, s *= d[i];
+}
+
 /* Copies params into the program arena and stores them and the kernel name on
  * the call. */
 void lower_set_params(lower_ctx *lc, be_call *call, const char *kernel, const void *params,

@@ -26,19 +26,7 @@
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-static int rank_of(const ir_value *v) { return v->type.rank; }
-static int64_t dim_of(const ir_value *v, int i) { return v->type.dims[i].v; }
 static int64_t numel_of(const ir_value *v) { return ir_type_numel(&v->type); }
-
-static void dims_of(const ir_value *v, int64_t *d) {
-  for (int i = 0; i < v->type.rank; i++) d[i] = v->type.dims[i].v;
-}
-
-/* Dense row-major strides (elements) of dims. */
-static void strides_of(int rank, const int64_t *d, int64_t *st) {
-  int64_t s = 1;
-  for (int i = rank - 1; i >= 0; i--) st[i] = s, s *= d[i];
-}
 
 static int64_t prod(int from, int to, const int64_t *d) {
   int64_t p = 1;

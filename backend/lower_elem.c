@@ -61,8 +61,6 @@ static const char *kname(lower_ctx *lc, const char *family, ir_dtype t) {
 }
 
 static ir_dtype dt_in(const ir_node *n, int i) { return n->in[i]->type.dtype; }
-static int rank_of(const ir_value *v) { return v->type.rank; }
-static int64_t dim_of(const ir_value *v, int i) { return v->type.dims[i].v; }
 /* product of dims [from, to) */
 static int64_t dprod(const ir_value *v, int from, int to) {
   int64_t p = 1;

@@ -14,8 +14,6 @@
 #include "lower.h"
 #include "runtime/kernels/gemm.h"
 
-static int64_t dim_of(const ir_value *v, int i) { return v->type.dims[i].v; }
-
 void lower_gemm_init(mixc_gemm_params *p) {
   memset(p, 0, sizeof *p);
   p->alpha = 1.0f, p->beta = 1.0f;
@@ -121,16 +119,6 @@ bool lower_gemm_pack_experts(lower_ctx *lc, be_call *call, int buf, int64_t E, i
   return true;
 }
 
-static const char *const act_names[] = {
-    [MIXC_ACT_NONE] = "none", [MIXC_ACT_RELU] = "relu", [MIXC_ACT_GELU_ERF] = "gelu_erf",
-    [MIXC_ACT_GELU_TANH] = "gelu_tanh", [MIXC_ACT_SILU] = "silu", [MIXC_ACT_SIGMOID] = "sigmoid"};
-
-/* Dense row-major strides (elements) of v. */
-static void strides_of(const ir_value *v, int64_t *st) {
-  int64_t s = 1;
-  for (int i = v->type.rank - 1; i >= 0; i--) st[i] = s, s *= dim_of(v, i);
-}
-
 bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call) {
   const ir_value *a = n->in[0], *b = n->in[1], *y = n->out[0];
   ir_dtype dt = a->type.dtype;
@@ -171,8 +159,10 @@ bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call) {
   bool fused = n->op == IR_OP_MixcMatmul;
   bool ta = fused && ir_attr_int(n, "trans_a", 0), tb = fused && ir_attr_int(n, "trans_b", 0);
   int ra = a->type.rank, rb = b->type.rank, ry = y->type.rank;
+  int64_t ad[RT_MAX_RANK], bd[RT_MAX_RANK], yd[RT_MAX_RANK];
   int64_t as[RT_MAX_RANK], bs[RT_MAX_RANK], ys[RT_MAX_RANK];
-  strides_of(a, as), strides_of(b, bs), strides_of(y, ys);
+  dims_of(a, ad), dims_of(b, bd), dims_of(y, yd);
+  strides_of(ra, ad, as), strides_of(rb, bd, bs), strides_of(ry, yd, ys);
   if (ra == 1) {
     p.M = 1, p.K = dim_of(a, 0), p.a_sm = 0, p.a_sk = 1;
   } else {
@@ -202,9 +192,8 @@ bool lower_matmul(lower_ctx *lc, const ir_node *n, be_call *call) {
   }
   if (fused) {
     const char *act = ir_attr_str(n, "act", "none");
-    int k = 0;
-    while (k < (int)(sizeof act_names / sizeof act_names[0]) && strcmp(act_names[k], act)) k++;
-    if (k == (int)(sizeof act_names / sizeof act_names[0])) {
+    int k = ir_fused_act_code(act); /* MIXC_ACT_* */
+    if (k < 0) {
       ir_error(lc->cx->d, n, "mixc.matmul act '%s' is not one of none, relu, gelu_erf, gelu_tanh, "
                "silu, sigmoid", act);
       return false;

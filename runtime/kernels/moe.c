@@ -170,14 +170,12 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
    * two GEMMs, the first gathering its rows of x, the second scatter-adding
    * into y (a list holds each row once, so no two of its rows collide). */
   memset(Y, 0, sizeof(float) * (size_t)(rows * G * d));
-  static const int32_t acts[] = {MIXC_ACT_GELU_ERF, MIXC_ACT_GELU_TANH, MIXC_ACT_RELU,
-                                 MIXC_ACT_SILU, MIXC_ACT_NONE};
   int64_t rowid[MIXC_MOE_RB];
   float gate[MIXC_MOE_RB];
   mixc_gemm_params g1, g2;
   mixc_gemm_plain(&g1, 0, d, h, d, 1, h, p->w1_packed); /* M: the block's rows */
   mixc_gemm_plain(&g2, 0, h, d, h, 1, d, p->w2_packed);
-  g1.act = acts[p->act];
+  g1.act = mixc_moe_gemm_act(p->act);
   const int64_t s1 = p->w1_packed ? mixc_gemm_packed_floats(h, d, MIXC_GEMM_NR) : d * h;
   const int64_t s2 = p->w2_packed ? mixc_gemm_packed_floats(d, h, MIXC_GEMM_NR) : h * d;
   for (int64_t e = 0; e < E; e++) {

@@ -12,11 +12,19 @@
 
 #include <math.h>
 
+#include "data.h"
 #include "kernel.h"
 
-/* activation codes (attribute `activation` of mixc.moe) */
+/* activation codes (attribute `activation` of mixc.moe and mixc.soft_moe) */
 enum { MIXC_MOE_GELU_ERF = 0, MIXC_MOE_GELU_TANH = 1, MIXC_MOE_RELU = 2, MIXC_MOE_SILU = 3,
        MIXC_MOE_IDENTITY = 4 };
+
+/* The GEMM epilogue's code (MIXC_ACT_*) for an expert activation. */
+static inline int32_t mixc_moe_gemm_act(int32_t act) {
+  static const int32_t acts[] = {MIXC_ACT_GELU_ERF, MIXC_ACT_GELU_TANH, MIXC_ACT_RELU,
+                                 MIXC_ACT_SILU, MIXC_ACT_NONE};
+  return acts[act];
+}
 
 /* bufs: x (rows,d), wg (d,E), bg (E)|NULL, w1 (E,d,h), b1 (E,h)|NULL, w2 (E,h,d),
  * b2 (E,d)|NULL, y (rows,d), scratch. With `logits` set, bufs[1] is the router
