@@ -35,8 +35,6 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   s += mixc_moe_w16(m * S);
   float *cmax = s;
   s += mixc_moe_w16(S);
-  float *inv = s;
-  s += mixc_moe_w16(m);
   float *slots = s;
   s += mixc_moe_w16(S * d);
   float *hid = s;
@@ -45,8 +43,6 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
 
   const int64_t s1 = p->w1_packed ? mixc_gemm_packed_floats(h, d, MIXC_GEMM_NR) : d * h;
   const int64_t s2 = p->w2_packed ? mixc_gemm_packed_floats(d, h, MIXC_GEMM_NR) : h * d;
-  static const int32_t acts[] = {MIXC_ACT_GELU_ERF, MIXC_ACT_GELU_TANH, MIXC_ACT_RELU,
-                                 MIXC_ACT_SILU, MIXC_ACT_NONE};
   /* the five GEMMs: logits = x . phi; slots = D^T . x; per expert hid = act(slots_e
    * . W1_e + b1_e) and ys_e = hid_e . W2_e + b2_e; y = C . ys */
   mixc_gemm_params gl, gs, g1, g2, gy;
@@ -55,7 +51,7 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   mixc_gemm_plain(&g1, P, d, h, d, 1, h, p->w1_packed);
   mixc_gemm_plain(&g2, P, h, d, h, 1, d, p->w2_packed);
   mixc_gemm_plain(&gy, m, S, d, S, 1, d, 0);
-  g1.act = acts[p->act];
+  g1.act = mixc_moe_gemm_act(p->act);
 
   for (int64_t b = 0; b < p->B; b++) {
     const float *x = X + b * m * d;
@@ -68,7 +64,7 @@ void mixc_k_moe_soft_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
       const float *xt = x + t * d;
       float ss = 0.0f;
       for (int64_t i = 0; i < d; i++) ss += xt[i] * xt[i];
-      float it = inv[t] = 1.0f / sqrtf(ss + p->eps);
+      float it = 1.0f / sqrtf(ss + p->eps);
       float *lt = disp + t * S;
       for (int64_t j = 0; j < S; j++) {
         lt[j] *= it;

@@ -26,13 +26,11 @@ typedef struct mixc_moe_soft_params {
  *   disp   m*S   logits, then the dispatch weights (softmax over m)
  *   comb   m*S   the combine weights (softmax over S)
  *   cmax   S     column max of the logits, then the column sums
- *   inv    m     1 / |x_t| of each token
  *   slots  S*d   the slot inputs
  *   hid    S*h   hidden activations
  *   ys     S*d   the slot outputs */
 static inline int64_t mixc_moe_soft_scratch_bytes(int64_t m, int64_t d, int64_t S, int64_t h) {
-  int64_t w = 2 * mixc_moe_w16(m * S) + mixc_moe_w16(S) + mixc_moe_w16(m) + 2 * mixc_moe_w16(S * d) +
-              mixc_moe_w16(S * h);
+  int64_t w = 2 * mixc_moe_w16(m * S) + mixc_moe_w16(S) + 2 * mixc_moe_w16(S * d) + mixc_moe_w16(S * h);
   return 4 * w;
 }
 
