@@ -30,6 +30,9 @@ import onnx
 from onnx import TensorProto as TP
 from onnx import helper as h
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "malformed"))
+from make_malformed import ext_tensor  # noqa: E402  (one builder of external-data tensors)
+
 OUT = sys.argv[1]
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "tiny")
 MANIFEST = []
@@ -67,19 +70,6 @@ def node(op, ins, outs, name=None, domain=None, **attrs):
 
 def c64(name, vals):
     return h.make_tensor(name, TP.INT64, [len(vals)], vals)
-
-
-def ext_tensor(name, dims, location, offset=None, length=None):
-    t = TP()
-    t.name = name
-    t.data_type = TP.FLOAT
-    t.dims.extend(dims)
-    t.data_location = TP.EXTERNAL
-    for k, v in (("location", location), ("offset", offset), ("length", length)):
-        if v is not None:
-            e = t.external_data.add()
-            e.key, e.value = k, str(v)
-    return t
 
 
 def relu_with_init(t):
