@@ -9,8 +9,9 @@
 #include "kernel.h"
 
 void rt_fail(rt_ctx *ctx, const char *fmt, ...) {
-  if (ctx->status) return;
-  ctx->status = 1;
+  int zero = 0; /* tasks on several threads may fail at once: the first wins */
+  if (!__atomic_compare_exchange_n(&ctx->status, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return;
   ctx->fail_call = ctx->call;
   va_list ap;
   va_start(ap, fmt);

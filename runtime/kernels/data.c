@@ -66,23 +66,33 @@ static void copy_transposed(char *dst, const char *src, int64_t rows, int64_t co
     }
 }
 
-static void strided_copy(const mixc_strided_params *p, const char *src, char *dst) {
+/* The copy is a sequence of steps: rows of the innermost dim, or 2-D tiles
+ * when the last two dims are transposed; the steps [lo, hi) are a task. */
+typedef struct strided_job {
+  const mixc_strided_params *p;
+  const char *src;
+  char *dst;
+  int tiled, nouter;
+  int64_t step;
+} strided_job;
+
+static void strided_range(void *arg, int64_t lo, int64_t hi) {
+  const strided_job *j = arg;
+  const mixc_strided_params *p = j->p;
   const int r = p->rank, es = p->esize;
-  int64_t total = 1;
-  for (int d = 0; d < r; d++) total *= p->dims[d];
-  if (total == 0) return;
-  src += p->src_off * es;
   const int64_t inner = p->dims[r - 1], ist = p->sst[r - 1];
-  /* transpose of the last two dims: tile them */
-  int tiled = r >= 2 && ist != 1 && p->sst[r - 2] == 1 && inner > 1 && p->dims[r - 2] > 1;
-  int nouter = tiled ? r - 2 : r - 1;
-  int64_t step = tiled ? inner * p->dims[r - 2] : inner;
-  int64_t idx[MIXC_SC_MAX] = {0}, off = 0;
-  for (int64_t done = 0; done < total; done += step) {
-    if (tiled) copy_transposed(dst, src + off * es, p->dims[r - 2], inner, ist, es);
-    else copy_strided(dst, src + off * es, inner, ist, es);
-    dst += step * es;
-    for (int d = nouter - 1; d >= 0; d--) {
+  int64_t idx[MIXC_SC_MAX] = {0}, off = 0, rem = lo;
+  for (int d = j->nouter - 1; d >= 0; d--) { /* the position of step lo */
+    idx[d] = rem % p->dims[d];
+    rem /= p->dims[d];
+    off += idx[d] * p->sst[d];
+  }
+  char *dst = j->dst + lo * j->step * es;
+  for (int64_t s = lo; s < hi; s++) {
+    if (j->tiled) copy_transposed(dst, j->src + off * es, p->dims[r - 2], inner, ist, es);
+    else copy_strided(dst, j->src + off * es, inner, ist, es);
+    dst += j->step * es;
+    for (int d = j->nouter - 1; d >= 0; d--) {
       idx[d]++;
       off += p->sst[d];
       if (idx[d] < p->dims[d]) break;
@@ -92,11 +102,24 @@ static void strided_copy(const mixc_strided_params *p, const char *src, char *ds
   }
 }
 
+static void strided_copy(rt_ctx *ctx, const mixc_strided_params *p, const char *src, char *dst) {
+  const int r = p->rank;
+  int64_t total = 1;
+  for (int d = 0; d < r; d++) total *= p->dims[d];
+  if (total == 0) return;
+  const int64_t inner = p->dims[r - 1], ist = p->sst[r - 1];
+  /* transpose of the last two dims: tile them */
+  int tiled = r >= 2 && ist != 1 && p->sst[r - 2] == 1 && inner > 1 && p->dims[r - 2] > 1;
+  strided_job j = {p, src + p->src_off * p->esize, dst, tiled, tiled ? r - 2 : r - 1,
+                   tiled ? inner * p->dims[r - 2] : inner};
+  int64_t grain = j.step >= RT_GRAIN ? 1 : RT_GRAIN / j.step;
+  rt_parallel_range(ctx, total / j.step, grain, strided_range, &j);
+}
+
 /* bufs: per params (src_buf, dst_buf) */
 void mixc_k_strided_copy(rt_ctx *ctx, const void *params, void *const *bufs) {
-  (void)ctx;
   const mixc_strided_params *p = params;
-  strided_copy(p, bufs[p->src_buf], bufs[p->dst_buf]);
+  strided_copy(ctx, p, bufs[p->src_buf], bufs[p->dst_buf]);
 }
 
 /* ---- Slice with starts/ends/axes/steps read at run time ------------------------------ */
@@ -156,7 +179,7 @@ void mixc_k_slice_dyn(rt_ctx *ctx, const void *params, void *const *bufs) {
     sp.src_off += start[d] * stride;
     stride *= p->dims[d];
   }
-  strided_copy(&sp, bufs[0], bufs[p->out_buf]);
+  strided_copy(ctx, &sp, bufs[0], bufs[p->out_buf]);
 }
 
 /* ---- Concat, Split ------------------------------------------------------------------ */

@@ -130,10 +130,22 @@ static int unary_vec_f32(const elem_unary_params *p, const float *xs, float *ys,
 #undef UN_VEC
 }
 
+/* elements [lo, hi) of a unary op are a task */
+typedef struct unary_job {
+  const elem_unary_params *p;
+  void *const *bufs;
+} unary_job;
+static void unary_range_f32(void *arg, int64_t lo, int64_t hi) {
+  const unary_job *j = arg;
+  const float *x = (const float *)j->bufs[0] + lo;
+  float *y = (float *)j->bufs[1] + lo;
+  if (!unary_vec_f32(j->p, x, y, hi - lo)) unary_scalar_f32(j->p, x, y, hi - lo);
+}
+
 KERNEL(mixc_k_unary_f32) {
-  (void)ctx;
   const elem_unary_params *p = params;
-  if (!unary_vec_f32(p, bufs[0], bufs[1], p->n)) unary_scalar_f32(p, bufs[0], bufs[1], p->n);
+  unary_job j = {p, bufs};
+  rt_parallel_range(ctx, p->n, RT_GRAIN, unary_range_f32, &j);
 }
 
 KERNEL(mixc_k_unary_f64) {
@@ -198,7 +210,24 @@ static inline void bc_next(int64_t rank, const int64_t *dims, const int64_t (*st
   }
 }
 
+/* idx/off of row r, as r calls of bc_next from row 0 would leave them */
+static inline void bc_seek(int64_t rank, const int64_t *dims, const int64_t (*str)[RT_MAX_RANK],
+                           int nops, int64_t r, int64_t *idx, int64_t *off) {
+  for (int64_t d = rank - 2; d >= 0; d--) {
+    idx[d] = r % dims[d];
+    r /= dims[d];
+    for (int k = 0; k < nops; k++) off[k] += idx[d] * str[k][d];
+  }
+}
+
 /* ---- binary ---------------------------------------------------------------------------------- */
+/* the output elements [lo, hi) of a binary op are a task */
+typedef struct binary_job {
+  rt_ctx *ctx;
+  const elem_binary_params *p;
+  void *const *bufs;
+} binary_job;
+
 /* One output row of n elements from a (stride sa, 0 or 1) and b (sb); STMT
  * computes `r` from `x` and `y` and may `return 1` (integer division by zero). */
 #define ROW(OUT, OT, STMT)                            \
@@ -341,28 +370,42 @@ static int binrow_vec_f32(int op, float *o, const float *a, const float *b, int6
     }                                                                                       \
     return 0;                                                                               \
   }                                                                                         \
+  /* Output elements [lo, hi), row by row (the piece may start and end      \
+   * inside a row). */                                                                      \
+  static void binary_range_##SFX(void *arg, int64_t lo, int64_t hi) {                       \
+    const binary_job *j = arg;                                                              \
+    const elem_binary_params *p = j->p;                                                     \
+    const elem_bcast *bc = &p->b;                                                           \
+    const T *a = j->bufs[0], *b = j->bufs[1];                                               \
+    size_t osz = p->op >= EB_EQ ? 1 : sizeof(T);                                            \
+    int64_t n = bc->dims[bc->rank - 1], c = lo % n;                                         \
+    int64_t sa = bc->str[0][bc->rank - 1], sb = bc->str[1][bc->rank - 1];                   \
+    int64_t idx[RT_MAX_RANK] = {0}, off[2] = {0, 0};                                        \
+    bc_seek(bc->rank, bc->dims, bc->str, 2, lo / n, idx, off);                              \
+    for (int64_t i = lo; i < hi; c = 0) { /* a row, or the piece's part of it */           \
+      int64_t len = n - c < hi - i ? n - c : hi - i;                                        \
+      void *orow = (char *)j->bufs[2] + (size_t)i * osz;                                    \
+      const T *ar = a + off[0] + c * sa, *br = b + off[1] + c * sb;                         \
+      int e = VEC_##SFX(p->op, orow, ar, br, len, sa, sb) ? 0                               \
+                                                          : binrow_##SFX(p->op, orow, ar, br, len, sa, sb); \
+      if (e) {                                                                              \
+        if (e > 0) rt_fail(j->ctx, "integer %s by zero", p->op == EB_DIV ? "division" : "modulo"); \
+        else rt_fail(j->ctx, "binary op %d is not defined on " #SFX, p->op);               \
+        return;                                                                             \
+      }                                                                                     \
+      i += len;                                                                             \
+      if (i < hi) bc_next(bc->rank, bc->dims, bc->str, 2, idx, off);                        \
+    }                                                                                       \
+  }                                                                                         \
   KERNEL(mixc_k_binary_##SFX) {                                                             \
     const elem_binary_params *p = params;                                                   \
     const elem_bcast *bc = &p->b;                                                           \
-    const T *a = bufs[0], *b = bufs[1];                                                     \
-    int cmp = p->op >= EB_EQ;                                                               \
-    size_t osz = cmp ? 1 : sizeof(T);                                                       \
-    int64_t n = bc->dims[bc->rank - 1], rows = bc_rows(bc->rank, bc->dims);                 \
-    int64_t sa = bc->str[0][bc->rank - 1], sb = bc->str[1][bc->rank - 1];                   \
-    int64_t idx[RT_MAX_RANK] = {0}, off[2] = {0, 0};                                        \
+    int64_t n = bc->dims[bc->rank - 1];                                                     \
+    binary_job j = {ctx, p, bufs};                                                          \
     if (n == 0) return;                                                                     \
-    for (int64_t r = 0; r < rows; r++) {                                                    \
-      void *orow = (char *)bufs[2] + (size_t)(r * n) * osz;                                 \
-      int e = VEC_##SFX(p->op, orow, a + off[0], b + off[1], n, sa, sb)                     \
-                  ? 0                                                                       \
-                  : binrow_##SFX(p->op, orow, a + off[0], b + off[1], n, sa, sb);           \
-      if (e) {                                                                              \
-        if (e > 0) rt_fail(ctx, "integer %s by zero", p->op == EB_DIV ? "division" : "modulo"); \
-        else rt_fail(ctx, "binary op %d is not defined on " #SFX, p->op);                  \
-        return;                                                                             \
-      }                                                                                     \
-      bc_next(bc->rank, bc->dims, bc->str, 2, idx, off);                                    \
-    }                                                                                       \
+    /* whole rows per task, or pieces of one long row */                                     \
+    int64_t grain = n >= RT_GRAIN ? RT_GRAIN : RT_GRAIN / n * n;                             \
+    rt_parallel_range(ctx, bc_rows(bc->rank, bc->dims) * n, grain, binary_range_##SFX, &j);  \
   }
 
 #define VEC_f32(op, o, a, b, n, sa, sb) binrow_vec_f32(op, o, a, b, n, sa, sb)

@@ -477,17 +477,24 @@ static double rowvar_f64(const double *x, int64_t n, double mean) {
   return s;
 }
 
+/* the rows [lo, hi) of one LayerNormalization are a task */
+typedef struct ln_job {
+  const elem_layernorm_params *p;
+  void *const *bufs;
+} ln_job;
+
 /* y = (x - mean) * invstd * scale + bias, per row of len elements; the
  * variance is the mean of squared deviations (two passes, no cancellation). */
 #define DEF_LAYERNORM(SFX, T, S)                                                             \
-  KERNEL(mixc_k_layernorm_##SFX) {                                                           \
-    (void)ctx;                                                                               \
-    const elem_layernorm_params *p = params;                                                 \
+  static void layernorm_rows_##SFX(void *arg, int64_t lo, int64_t hi) {                      \
+    const ln_job *j = arg;                                                                   \
+    const elem_layernorm_params *p = j->p;                                                   \
+    void *const *bufs = j->bufs;                                                             \
     const T *x = bufs[0], *sc = bufs[1], *bi = p->yi == 3 ? bufs[2] : NULL;                  \
     T *y = bufs[p->yi];                                                                      \
     void *mo = p->mi >= 0 ? bufs[p->mi] : NULL, *io = p->ii >= 0 ? bufs[p->ii] : NULL;       \
     int64_t len = p->len;                                                                    \
-    for (int64_t o = 0; o < p->outer; o++) {                                                 \
+    for (int64_t o = lo; o < hi; o++) {                                                      \
       const T *xr = x + o * len;                                                             \
       T *yr = y + o * len;                                                                   \
       T mean = rowsum_##SFX(xr, len) / (T)len;                                               \
@@ -518,6 +525,11 @@ static double rowvar_f64(const double *x, int64_t n, double mean) {
         if (io) ((float *)io)[o] = (float)inv;                                               \
       }                                                                                      \
     }                                                                                        \
+  }                                                                                          \
+  KERNEL(mixc_k_layernorm_##SFX) {                                                           \
+    const elem_layernorm_params *p = params;                                                 \
+    ln_job j = {p, bufs};                                                                    \
+    rt_parallel_range(ctx, p->outer, RT_GRAIN / (p->len > 0 ? p->len : 1), layernorm_rows_##SFX, &j); \
   }
 DEF_LAYERNORM(f32, float, f)
 DEF_LAYERNORM(f64, double, )

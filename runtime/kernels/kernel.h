@@ -51,6 +51,36 @@ void rt_parallel_for(rt_ctx *ctx, int64_t n, rt_task_fn fn, void *arg);
 /* Threads of the context's pool (1 without one). */
 int rt_threads(const rt_ctx *ctx);
 
+/* Runs fn(arg, lo, hi) over [0, n) cut into pieces of `grain` (the last one
+ * shorter), on the pool. The pieces depend on n and grain only, never on the
+ * thread count, so a kernel whose result depends on where a piece starts (a
+ * vector loop with a scalar tail) still gives the same bytes for every count:
+ * keep grain a multiple of the vector width there. */
+typedef void (*rt_range_fn)(void *arg, int64_t lo, int64_t hi);
+typedef struct rt_range_job {
+  rt_range_fn fn;
+  void *arg;
+  int64_t n, grain;
+} rt_range_job;
+static inline void rt_range_task(void *arg, int64_t i) {
+  const rt_range_job *j = arg;
+  int64_t lo = i * j->grain, hi = lo + j->grain < j->n ? lo + j->grain : j->n;
+  j->fn(j->arg, lo, hi);
+}
+static inline void rt_parallel_range(rt_ctx *ctx, int64_t n, int64_t grain, rt_range_fn fn,
+                                     void *arg) {
+  if (grain < 1) grain = 1;
+  if (n <= grain) {
+    if (n > 0) fn(arg, 0, n);
+    return;
+  }
+  rt_range_job j = {fn, arg, n, grain};
+  rt_parallel_for(ctx, (n + grain - 1) / grain, rt_range_task, &j);
+}
+/* Elements an elementwise task handles at least: big enough that a task costs
+ * far more than handing it out. A multiple of every vector width. */
+#define RT_GRAIN 16384
+
 #define RT_MAX_RANK 8   /* the backend rejects higher ranks with a diagnostic */
 
 #endif

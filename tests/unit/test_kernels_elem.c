@@ -1095,6 +1095,68 @@ static void test_unsupported_dtype(void) {
   h_free(&h);
 }
 
+/* ---- elementwise work on the thread pool ------------------------------------------------- */
+/* Tensors big enough that LayerNormalization, binary and unary ops and a
+ * Transpose are cut into RT_GRAIN-sized pieces (some inside one long row, some
+ * crossing rows) and shared out over a 3-thread pool: each element is checked
+ * against a double-precision reference, and the bytes must equal a run
+ * without a pool. */
+static void test_pool_elementwise(void) {
+  enum { R = 5, C = 9001, L = 40001 };
+  float *x = malloc(sizeof(float) * R * C), *b = malloc(sizeof(float) * C);
+  float *u = malloc(sizeof(float) * L), *v = malloc(sizeof(float) * L);
+  float *sc = malloc(sizeof(float) * C), *bi = malloc(sizeof(float) * C);
+  for (int i = 0; i < R * C; i++) x[i] = (float)((i * 37) % 101) / 25.0f - 2.0f;
+  for (int i = 0; i < C; i++)
+    b[i] = (float)(i % 13) - 6.5f, sc[i] = 1.0f + (float)(i % 7) / 8, bi[i] = (float)(i % 5) / 4;
+  for (int i = 0; i < L; i++) u[i] = (float)((i * 11) % 97) / 20.0f - 2.4f, v[i] = (float)(i % 17) - 8;
+  const char *mir = "graph \"t\" {\n opset \"\" 17\n input %x : f32[5,9001]\n input %b : f32[9001]\n"
+                    " input %u : f32[40001]\n input %v : f32[40001]\n input %sc : f32[9001]\n"
+                    " input %bi : f32[9001]\n"
+                    " %add : ?[*] = Add(%x, %b)\n %mul : ?[*] = Mul(%u, %v)\n %e : ?[*] = Exp(%u)\n"
+                    " %ln : ?[*] = LayerNormalization(%x, %sc, %bi) {axis = -1, epsilon = 1e-05}\n"
+                    " %t : ?[*] = Transpose(%x) {perm = [1, 0]}\n"
+                    " output %add\n output %mul\n output %e\n output %ln\n output %t\n}\n";
+  void *ins[] = {x, b, u, v, sc, bi};
+  harness h1, h3;
+  if (!h_build(&h1, mir) || h_run(&h1, ins)) {
+    CU_FAIL("pool-less run failed");
+    h_free(&h1);
+    goto out;
+  }
+  rt_pool *pool = rt_pool_create(3);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+  if (!h_build(&h3, mir)) {
+    CU_FAIL("build failed");
+  } else {
+    h3.rt.pool = pool;
+    CU_ASSERT_EQUAL(h_run(&h3, ins), 0);
+    const float *add = h3.out[0], *mul = h3.out[1], *e = h3.out[2], *ln = h3.out[3], *t = h3.out[4];
+    for (int i = 0; i < R * C; i++) CHECK_CLOSE(add[i], x[i] + b[i % C], 0, 0, "pool Add", i);
+    for (int i = 0; i < L; i++) {
+      CHECK_CLOSE(mul[i], u[i] * v[i], 0, 0, "pool Mul", i);
+      CHECK_CLOSE(e[i], exp((double)u[i]), RT32, 0, "pool Exp", i);
+    }
+    for (int r = 0; r < R; r++) {
+      double m = 0, var = 0;
+      for (int j = 0; j < C; j++) m += x[r * C + j];
+      m /= C;
+      for (int j = 0; j < C; j++) var += (x[r * C + j] - m) * (x[r * C + j] - m);
+      double inv = 1 / sqrt(var / C + 1e-5);
+      for (int j = 0; j < C; j++)
+        CHECK_CLOSE(ln[r * C + j], (x[r * C + j] - m) * inv * sc[j] + bi[j], 1e-5, 1e-5, "pool LayerNorm", j);
+      for (int j = 0; j < C; j++) CHECK_CLOSE(t[j * R + r], x[r * C + j], 0, 0, "pool Transpose", j);
+    }
+    for (int i = 0; i < h3.p->noutputs; i++)
+      if (memcmp(h1.out[i], h3.out[i], h3.p->outputs[i].nbytes)) CU_FAIL("3 threads differ from none");
+  }
+  h_free(&h3);
+  h_free(&h1);
+  rt_pool_free(pool);
+out:
+  free(x), free(b), free(u), free(v), free(sc), free(bi);
+}
+
 void kernels_elem_suite_register(void) {
   CU_pSuite s = CU_add_suite("kernels_elem", NULL, NULL);
   CU_add_test(s, "broadcast f32", test_broadcast_f32);
@@ -1116,4 +1178,5 @@ void kernels_elem_suite_register(void) {
   CU_add_test(s, "Batch/InstanceNormalization", test_batch_instance_norm);
   CU_add_test(s, "CumSum", test_cumsum);
   CU_add_test(s, "unsupported dtype diagnostics", test_unsupported_dtype);
+  CU_add_test(s, "elementwise pieces on a 3-thread pool", test_pool_elementwise);
 }
