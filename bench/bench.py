@@ -2,11 +2,11 @@
 """The mixc benchmark driver (bash bench/run.sh calls this).
 
     /usr/bin/python3 bench/bench.py [--quick] [--all-configs] [--mixc PATH] [--out DIR]
-                                    [--models K ...] [--no-gemm]
+                                    [--models K ...] [--no-gemm] [--rounds R]
 
-For each model and config, back to back: mixc JIT (`mixc run --bench`), the
-mixc AOT executable (`mixc compile`, then EXE --bench), ONNX Runtime CPU
-(ort_bench.js) and PyTorch eager (torch_bench.py).  All four print
+For each model and config, in --rounds rounds (default 3): mixc JIT (`mixc run
+--bench`), the mixc AOT executable (`mixc compile`, then EXE --bench), ONNX
+Runtime CPU (ort_bench.js) and PyTorch eager (torch_bench.py), then again.  All four print
 'median_ms=X min_ms=Y runs=N' as their last line.  The mixc JIT run is under
 /usr/bin/time -v, which gives its peak RSS, and its wall time minus the timed
 runs gives the JIT compile time (it includes reading the model).  mixc's
@@ -95,73 +95,61 @@ def maxdiff(a_path, b_path):
 
 
 def bench_config(a, key, batch, threads, mdir, exe, tmp, check_done, failures):
+    """One model, batch and thread count.  The tools take turns in a.rounds
+    rounds (JIT, AOT, ORT, torch, then again), so a slow spell of this shared
+    machine hits every tool alike; each round times ceil(n / rounds) runs (at
+    least 3).  Reported: the median of the round medians, the min of all runs."""
     model = os.path.join(mdir, "model.onnx")
     inp = os.path.join(mdir, "input_0.npy")
     n = runs_for(key, batch, a.quick)
+    nr = max(3, -(-n // a.rounds))
     warm = 1 if (batch >= 8 or key in ("mixer_b", "sparse_b")) else 2
     env = {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
-    r = dict(model=key, label=em.MODELS[key][2], batch=batch, threads=threads, runs=n)
+    r = dict(model=key, label=em.MODELS[key][2], batch=batch, threads=threads, runs=nr * a.rounds)
     tag = "%s b%d t%d" % (key, batch, threads)
-
-    # mixc JIT (first run is untimed; then n timed)
-    jdir = os.path.join(tmp, "jit")
+    jdir, adir = os.path.join(tmp, "jit"), os.path.join(tmp, "aot")
     os.makedirs(jdir, exist_ok=True)
-    rc, out, err, wall, rss = run([a.mixc, "run", model, "--input", "input=" + inp,
-                                   "--output-dir", jdir, "--bench", str(n),
-                                   "--threads", str(threads)], env)
-    p = parse(out)
-    if rc == 0 and p:
-        r["jit_ms"], r["jit_min_ms"] = p[0], p[1]
-        r["jit_compile_s"] = max(0.0, wall - (n + 1) * p[0] / 1e3)
-        r["jit_rss_mb"] = rss / 1024 if rss else None
-    else:
-        failures.append("%s mixc run: %s" % (tag, fail_msg("mixc run", rc, out, err)))
-    log("%s jit %s" % (tag, r.get("jit_ms")))
-
-    # mixc AOT executable
-    if exe:
-        adir = os.path.join(tmp, "aot")
-        os.makedirs(adir, exist_ok=True)
-        rc, out, err, wall, rss = run([exe, "--input", "input=" + inp, "--output-dir", adir,
-                                       "--bench", str(n), "--threads", str(threads)], env)
-        p = parse(out)
-        if rc == 0 and p:
-            r["aot_ms"], r["aot_min_ms"] = p[0], p[1]
-            r["aot_rss_mb"] = rss / 1024 if rss else None
-        else:
-            failures.append("%s AOT exe: %s" % (tag, fail_msg("AOT exe", rc, out, err)))
-        log("%s aot %s" % (tag, r.get("aot_ms")))
-
-    # ONNX Runtime
+    os.makedirs(adir, exist_ok=True)
     ort_out = os.path.join(tmp, "ort_out.npy")
     if os.path.exists(ort_out):
         os.remove(ort_out)
-    rc, out, err, wall, rss = run(["node", os.path.join(HERE, "ort_bench.js"), model, inp,
-                                   "--threads", str(threads), "--runs", str(n),
-                                   "--warmup", str(warm), "--out", ort_out], env)
-    p = parse(out)
-    if rc == 0 and p:
-        r["ort_ms"], r["ort_min_ms"] = p[0], p[1]
-        r["ort_rss_mb"] = rss / 1024 if rss else None
-    else:
-        failures.append("%s ORT: %s" % (tag, fail_msg("ort_bench", rc, out, err)))
-    log("%s ort %s" % (tag, r.get("ort_ms")))
-
-    # PyTorch eager
+    # passive OpenMP waiting for torch: torch's OpenMP pool and OpenBLAS's
+    # pthread pool take turns, and spinning OpenMP workers made 2-thread torch
+    # 3-4x slower than 1 thread on this loaded 2-core machine
+    tools = [("jit", "mixc run", [a.mixc, "run", model, "--input", "input=" + inp, "--output-dir", jdir,
+                                  "--bench", str(nr), "--threads", str(threads)], env)]
+    if exe:
+        tools.append(("aot", "AOT exe", [exe, "--input", "input=" + inp, "--output-dir", adir,
+                                         "--bench", str(nr), "--threads", str(threads)], env))
+    tools.append(("ort", "ort_bench", ["node", os.path.join(HERE, "ort_bench.js"), model, inp,
+                                       "--threads", str(threads), "--runs", str(nr),
+                                       "--warmup", str(warm), "--out", ort_out], env))
     if not a.no_torch:
-        # passive OpenMP waiting: torch's OpenMP pool and OpenBLAS's pthread pool
-        # take turns, and spinning OpenMP workers made 2-thread torch 3-4x slower
-        # than 1 thread on this loaded 2-core machine (Mixer-S: 636 vs 173 ms)
-        tenv = dict(env, OMP_WAIT_POLICY="PASSIVE")
-        rc, out, err, wall, rss = run([PY, os.path.join(HERE, "torch_bench.py"), key, str(batch),
-                                       inp, "--threads", str(threads), "--runs", str(n),
-                                       "--warmup", str(warm)], tenv)
-        p = parse(out)
-        if rc == 0 and p:
-            r["torch_ms"], r["torch_min_ms"] = p[0], p[1]
-        else:
-            failures.append("%s torch: %s" % (tag, fail_msg("torch_bench", rc, out, err)))
-        log("%s torch %s" % (tag, r.get("torch_ms")))
+        tools.append(("torch", "torch_bench", [PY, os.path.join(HERE, "torch_bench.py"), key, str(batch),
+                                               inp, "--threads", str(threads), "--runs", str(nr),
+                                               "--warmup", str(warm)], dict(env, OMP_WAIT_POLICY="PASSIVE")))
+    meds, mins, failed = {}, {}, set()
+    for rnd in range(a.rounds):
+        for name, what, cmd, e in tools:
+            if name in failed:
+                continue
+            rc, out, err, wall, rss = run(cmd, e)
+            p = parse(out)
+            if rc != 0 or not p:
+                failures.append("%s %s: %s" % (tag, what, fail_msg(what, rc, out, err)))
+                failed.add(name)
+                continue
+            meds.setdefault(name, []).append(p[0])
+            mins.setdefault(name, []).append(p[1])
+            if rss and name in ("jit", "aot", "ort"):
+                r[name + "_rss_mb"] = max(r.get(name + "_rss_mb") or 0, rss / 1024)
+            if name == "jit" and rnd == 0:  # wall minus the timed and the untimed run
+                r["jit_compile_s"] = max(0.0, wall - (nr + 1) * p[0] / 1e3)
+        log("%s round %d: %s" % (tag, rnd + 1, " ".join("%s %.1f" % (k, v[-1]) for k, v in meds.items())))
+    for name in meds:
+        if name not in failed:
+            r[name + "_ms"], r[name + "_min_ms"] = float(np.median(meds[name])), min(mins[name])
+            r[name + "_round_ms"] = meds[name]
 
     # correctness: mixc JIT vs ORT, and vs the exporter's PyTorch output
     if (key, batch) not in check_done:
@@ -169,13 +157,13 @@ def bench_config(a, key, batch, threads, mdir, exe, tmp, check_done, failures):
         if os.path.exists(jout) and os.path.exists(ort_out):
             r["diff_ort"] = maxdiff(jout, ort_out)
             r["diff_torch"] = maxdiff(jout, os.path.join(mdir, "output_0.npy"))
-            aout = os.path.join(tmp, "aot", "logits.npy")
+            aout = os.path.join(adir, "logits.npy")
             if exe and os.path.exists(aout):
                 r["diff_aot_jit"] = maxdiff(aout, jout)
             check_done.add((key, batch))
-        for f in (jout, os.path.join(tmp, "aot", "logits.npy")):
-            if os.path.exists(f):
-                os.remove(f)
+    for f in (os.path.join(jdir, "logits.npy"), os.path.join(adir, "logits.npy")):
+        if os.path.exists(f):
+            os.remove(f)
     return r
 
 
@@ -307,6 +295,8 @@ def main():
     ap.add_argument("--batches", nargs="+", type=int)
     ap.add_argument("--no-gemm", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds in which the tools take turns (default 3)")
     a = ap.parse_args()
     a.mixc = os.path.abspath(a.mixc)
     os.makedirs(a.out, exist_ok=True)
@@ -372,12 +362,15 @@ def main():
           "%s; %s; `nproc`=%d; load average at the end %s; %s run, %.0f s." % (
               time.strftime("%Y-%m-%d %H:%M"), uname, os.cpu_count(), " ".join(load),
               "quick" if a.quick else "full", time.time() - T_START),
-          "Medians of N timed runs after warm-up (mixc: 1 untimed run; ORT/torch: 1–2). "
+          "The tools take turns in %d rounds (mixc JIT, AOT, ORT, torch, then again), each round "
+          "timing ceil(N/%d) runs (at least 3) after warm-up (mixc: 1 untimed run; ORT/torch: 1–2); "
+          "ms = the median of the round medians, so a slow spell of the shared machine hits every "
+          "tool alike. " % (a.rounds, a.rounds) +
           "ORT 1.23.2 CPU (onnxruntime-node), graphOptimizationLevel all, intra-op threads = thr, "
           "inter-op 1. PyTorch 1.13 eager + OpenBLAS, no_grad, OMP_WAIT_POLICY=PASSIVE. "
           "JIT compile s = wall of `mixc run --bench N` − (N+1)·median (includes reading the model). "
           "mixc RSS = peak RSS of that `mixc run` (compile included).", "",
-          table(results), "", "Fastest run of each (min over the N runs):", "", table_min(results), ""]
+          table(results), "", "Fastest run of each (min over all runs):", "", table_min(results), ""]
     if compile_info:
         md += ["AOT (`mixc compile`, batch-specific executables):", ""] + ["- " + c for c in compile_info] + [""]
     diffs = [r for r in results if "diff_torch" in r]
