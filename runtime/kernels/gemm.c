@@ -24,16 +24,6 @@ typedef f32x16 vf;
 enum { VW = 16, MR = MIXC_GEMM_MR, NR = MIXC_GEMM_NR, KC = MIXC_GEMM_KC, MC = 256, NC = 64 };
 _Static_assert(NR == 2 * VW, "the micro-kernel holds two vectors per row");
 
-/* a * b + c with one rounding, lane by lane */
-static inline vf vfma(vf a, vf b, vf c) {
-#if defined(__clang__)
-  return __builtin_elementwise_fma(a, b, c);
-#else
-  vf r;
-  for (int i = 0; i < VW; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
-  return r;
-#endif
-}
 
 /* ---- packing ----------------------------------------------------------------------- */
 
@@ -133,8 +123,8 @@ static inline __attribute__((always_inline)) void micro_r(const int R, int64_t k
 #define ROW(i)                                                \
   do {                                                        \
     vf x_ = v16_splat(a##i[k * as]);                          \
-    c##i##0 = vfma(x_, b0, c##i##0);                          \
-    c##i##1 = vfma(x_, b1, c##i##1);                          \
+    c##i##0 = v16_fma(x_, b0, c##i##0);                          \
+    c##i##1 = v16_fma(x_, b1, c##i##1);                          \
   } while (0)
   for (int64_t k = 0; k < kc; k++) {
     vf b0 = v16_ld(bp + k * NR), b1 = v16_ld(bp + k * NR + VW);
