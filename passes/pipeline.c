@@ -15,6 +15,7 @@ const pass_info pass_pipeline[] = {
     {"raise-soft-moe", "fuse Soft MoE layers into mixc.soft_moe", pass_raise_soft_moe},
     {"raise-gelu", "rewrite decomposed GELU (Erf and tanh forms) to Gelu", pass_raise_gelu},
     {"sink-transpose", "token mixing as a left multiplication: mixc.matmul, no Transpose", pass_sink_transpose},
+    {"patchify", "a patch-embedding Conv (stride = kernel) and its Transpose as one token-major mixc.matmul", pass_patchify},
     {"fuse-epilogue", "fuse bias, activation and residual Adds into mixc.matmul", pass_fuse_epilogue},
     {"dce", "remove nodes and constants whose results are never used", pass_dce},
 };
