@@ -4,10 +4,11 @@
  * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
  *
  * With granularity "image", x may be (B,S,d): the kernel sees rows = B*S and
- * group = S. With rows_transposed, x is (B,d,T): rows = B*T, tcols = T. With router "logits", operand 1 is the logits (rows,E) and the
- * kernel's `logits` flag is set. mixc.soft_moe lowers to mixc_k_moe_soft_f32
- * (moe_soft.c) the same way: x, phi, fc1, fc1 bias|NULL, fc2, fc2 bias|NULL,
- * y, scratch.
+ * group = S. With rows_transposed, x is (B,d,T): the kernel sees rows = B*T
+ * and tcols = T. With router "logits", operand 1 is the logits (rows,E) and
+ * the kernel's `logits` flag is set. mixc.soft_moe lowers to
+ * mixc_k_moe_soft_f32 (moe_soft.c) the same way: x, phi, fc1, fc1 bias|NULL,
+ * fc2, fc2 bias|NULL, y, scratch.
  *
  * Requires: static shapes (be_lower); the scratch output sized by
  * ir/infer_moe.c with the formula the kernel uses. */
