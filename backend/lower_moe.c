@@ -4,10 +4,11 @@
  * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
  *
  * With granularity "image", x may be (B,S,d): the kernel sees rows = B*S and
- * group = S. With router "logits", operand 1 is the logits (rows,E) and the
- * kernel's `logits` flag is set. mixc.soft_moe lowers to mixc_k_moe_soft_f32
- * (moe_soft.c) the same way: x, phi, fc1, fc1 bias|NULL, fc2, fc2 bias|NULL,
- * y, scratch.
+ * group = S. With rows_transposed, x is (B,d,T): the kernel sees rows = B*T
+ * and tcols = T. With router "logits", operand 1 is the logits (rows,E) and
+ * the kernel's `logits` flag is set. mixc.soft_moe lowers to
+ * mixc_k_moe_soft_f32 (moe_soft.c) the same way: x, phi, fc1, fc1 bias|NULL,
+ * fc2, fc2 bias|NULL, y, scratch.
  *
  * Requires: static shapes (be_lower); the scratch output sized by
  * ir/infer_moe.c with the formula the kernel uses. */
@@ -33,7 +34,10 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
   }
   mixc_moe_fused_params p;
   memset(&p, 0, sizeof p);
-  p.d = x->type.dims[x->type.rank - 1].v;
+  int64_t trans = ir_attr_int(n, "rows_transposed", 0);
+  if (trans && (trans != 1 || x->type.rank != 3)) MIXC_BUG("mixc.moe rows_transposed not inferred");
+  p.d = x->type.dims[trans ? 1 : x->type.rank - 1].v;
+  p.tcols = trans ? x->type.dims[2].v : 0;
   p.rows = ir_type_numel(&x->type) / (p.d ? p.d : 1);
   p.E = wg->type.dims[1].v;
   p.h = w1->type.dims[2].v;

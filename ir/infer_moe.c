@@ -12,6 +12,11 @@
  * With granularity "image", x may be (B,S,d) (y then has that shape) and the
  * routing arrays of the scratch are per group of `group` rows.
  *
+ * With rows_transposed = 1 (passes/strided_moe.c), x is (B, d, T) and the
+ * routed rows are its B*T columns x[b,:,c], row r = b*T + c (the rows of
+ * Reshape(Transpose(x, [0,2,1]), [B*T, d])); y has x's shape and layout. It
+ * needs router "gate" and granularity "row".
+ *
  * With router "logits" (raised from com.microsoft.MoE), input 1 is the router
  * logits (rows, E), rows = all leading dims of x flattened, in place of W_g;
  * the router bias must be omitted and granularity must be "row".
@@ -112,14 +117,22 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
       return false;
     }
   }
-  /* rows: all dims of x but the last */
-  ir_dim rows = x->dims[0], d = x->dims[x->rank - 1], E = in_type(n, 1)->dims[1];
-  if (x->rank == 3)
-    rows = ir_dim_static(x->dims[0]) && ir_dim_static(x->dims[1])
-               ? (ir_dim){x->dims[0].v * x->dims[1].v, NULL}
-               : (ir_dim){-1, NULL};
+  int64_t trans = ir_attr_int(n, "rows_transposed", 0);
   int64_t group = ir_attr_int(n, "group", 1);
   bool image = !strcmp(ir_attr_str(n, "granularity", "row"), "image");
+  if (trans != 0 && (trans != 1 || x->rank != 3 || logits || image || group != 1)) {
+    ir_error(cx->d, n, "mixc.moe rows_transposed = %lld: transposed rows need the value 1, x of "
+             "rank 3, router \"gate\" and granularity \"row\"", (long long)trans);
+    return false;
+  }
+  /* rows: all dims of x but the last (but the middle one when transposed) */
+  int rd = trans ? 1 : x->rank - 1; /* the dim along a row */
+  ir_dim rows = x->dims[0], d = x->dims[rd], E = in_type(n, 1)->dims[1];
+  if (x->rank == 3) {
+    ir_dim o = x->dims[trans ? 2 : 1];
+    rows = ir_dim_static(x->dims[0]) && ir_dim_static(o) ? (ir_dim){x->dims[0].v * o.v, NULL}
+                                                          : (ir_dim){-1, NULL};
+  }
   if (logits && (image || group != 1)) {
     ir_error(cx->d, n, "mixc.moe with router \"logits\" routes every row: granularity must be "
              "\"row\"");

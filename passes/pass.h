@@ -39,6 +39,7 @@ bool pass_canonicalize(ir_ctx *cx);
 bool pass_fold(ir_ctx *cx);
 bool pass_raise_moe(ir_ctx *cx);
 bool pass_raise_soft_moe(ir_ctx *cx);
+bool pass_strided_moe(ir_ctx *cx);
 bool pass_raise_gelu(ir_ctx *cx);
 bool pass_sink_transpose(ir_ctx *cx);
 bool pass_patchify(ir_ctx *cx);

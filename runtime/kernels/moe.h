@@ -28,13 +28,17 @@ static inline int32_t mixc_moe_gemm_act(int32_t act) {
 
 /* bufs: x (rows,d), wg (d,E), bg (E)|NULL, w1 (E,d,h), b1 (E,h)|NULL, w2 (E,h,d),
  * b2 (E,d)|NULL, y (rows,d), scratch. With `logits` set, bufs[1] is the router
- * logits (rows,E) instead of wg, bufs[2] is NULL and group is 1. */
+ * logits (rows,E) instead of wg, bufs[2] is NULL and group is 1. With tcols
+ * T > 0, x and y are (rows/T, d, T) (see tcols). */
 typedef struct mixc_moe_fused_params {
   int64_t rows, d, h, E, k;
   int64_t ndrop;      /* rows with the lowest max probability that get no expert */
   int64_t cap;        /* per-expert capacity in assignments; 0 = dropless */
   int64_t group;      /* rows per routed group: 1 routes every row; S routes each
                          image (S consecutive rows) once, on the mean of its rows */
+  int64_t tcols;      /* 0: row r of x and y is [r*d, r*d + d). T > 0 (token-mixing
+                         MoE, group 1): x and y are (rows/T, d, T) and row
+                         r = b*T + c is x[b,:,c], its elements T apart */
   int32_t act, normalize;
   int32_t w1_packed, w2_packed; /* fc1 / fc2 pre-packed per expert (gemm.h's B panels) */
   int32_t logits;     /* 1: routing reads precomputed logits (router "logits") */
@@ -58,9 +62,13 @@ typedef struct mixc_moe_fused_params {
  *   cnt     E+1      int32, assignments per expert, then list offsets
  *   l_row   rows*k   int32, per expert list of rows (choice-major order)
  *   l_w     rows*k   their gate weights
- *   hid     RB*h     hidden activations of a block of rows
+ *   hid     RB*h     hidden activations of a block of rows; with tcols, the
+ *                    router logits of up to min(64, RB*h/E) rows while routing
  *   yrow    RB*d     fc2's partial sums for a block of rows (when h > the GEMM's
- *                    k-run); its first d words hold the group mean while routing */
+ *                    k-run); its first d words hold the group mean while routing;
+ *                    with tcols, first fc1's A (the block's rows gathered into
+ *                    MR-tall panels, gemm.h; RB is a multiple of MR), then fc2's
+ *                    output rows, added into y's strided rows afterwards */
 static inline int64_t mixc_moe_w16(int64_t n) { return (n + 15) / 16 * 16; }
 static inline int64_t mixc_moe_scratch_bytes(int64_t rows, int64_t d, int64_t h, int64_t E,
                                              int64_t k) {

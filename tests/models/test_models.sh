@@ -4,7 +4,9 @@
 # round-trips byte for byte (dump M.onnx --after=import > a.mir; dump a.mir
 # --after=import reproduces a.mir; same for the fully optimized IR). Every
 # routed MoE model is raised: its optimized IR holds mixc.moe/mixc.soft_moe and
-# none of the ops its routing was exported as (com.microsoft.MoE included).
+# none of the ops its routing was exported as (com.microsoft.MoE included), and
+# no Transpose next to a mixc.moe: the Sparse-MLP token MoE (2 per tiny model)
+# reads and writes its transposed rows in place (moe_layout.py).
 set -u
 MIXC=$1; TMP=$2; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
@@ -28,7 +30,10 @@ for m in "${models[@]}"; do
     sparse_mlp_*|per_image_moe*|soft_moe*|ms_moe*|default/*)
       left=$(grep -oE '= (TopK|NonZero|OneHot|CumSum|ScatterElements|ScatterND|Softmax|Einsum|com\.microsoft\.MoE)\(' "$TMP/$tag.opt.mir" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
       [ -z "$left" ] && ok || bad "$name: routing ops left after raising: $left"
-      grep -qE '= mixc\.(moe|soft_moe)\(' "$TMP/$tag.opt.mir" && ok || bad "$name: no mixc.moe / mixc.soft_moe in the optimized IR" ;;
+      grep -qE '= mixc\.(moe|soft_moe)\(' "$TMP/$tag.opt.mir" && ok || bad "$name: no mixc.moe / mixc.soft_moe in the optimized IR"
+      # no Transpose next to a mixc.moe; each Sparse block's token MoE reads its rows in place
+      want=0; case "$name" in sparse_mlp_*|default/*) want=2 ;; esac
+      if r=$(/usr/bin/python3 "$(dirname "$0")/moe_layout.py" "$TMP/$tag.opt.mir" --want-transposed $want); then ok; else bad "$name: $r"; fi ;;
   esac
 done
 finish

@@ -7,6 +7,10 @@
  * logits, com.microsoft.MoE) in place of the gate GEMV. Also per-image routing (group > 1,
  * Mobile V-MoE) against its own naive reference, and the Soft MoE kernel
  * (runtime/kernels/moe_soft.c) against a naive double-precision Soft MoE.
+ * Transposed rows (tcols, the token-mixing MoE of passes/strided_moe.c) must
+ * give exactly, bit for bit, the row-major kernel's y and routing statistics
+ * on the transposed copy of x: ties, importance dropping, capacity, k=2,
+ * blocks of rows, long hidden dims and the router's fallback path.
  *
  * Requires: CUnit; registered by moe_suite_register() from main.c. */
 #include <CUnit/CUnit.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/kernels/gemm.h"
 #include "runtime/kernels/moe.h"
 #include "runtime/kernels/moe_soft.h"
 
@@ -376,6 +381,119 @@ static void test_per_image(void) {
   release(&c);
 }
 
+/* ---- transposed rows (tcols) ------------------------------------------------------ */
+/* Runs the kernel on x (row-major (rows,d), or (rows/tcols, d, tcols) with
+ * tcols > 0) with c's weights (packed into gemm.h's panels when `packed`);
+ * y into y, the routing statistics (E+2 counters) into st. */
+static void run_kernel(const moe_case *c, const float *x, int tcols, bool packed, float *y,
+                       int64_t *st) {
+  mixc_moe_fused_params p;
+  memset(&p, 0, sizeof p);
+  p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k, p.group = 1;
+  p.ndrop = c->ndrop, p.cap = c->cap, p.act = c->act, p.normalize = c->normalize;
+  p.tcols = tcols;
+  const float *w1 = c->w1, *w2 = c->w2;
+  float *pw1 = NULL, *pw2 = NULL;
+  if (packed) {
+    int64_t s1 = mixc_gemm_packed_floats(c->h, c->d, MIXC_GEMM_NR);
+    int64_t s2 = mixc_gemm_packed_floats(c->d, c->h, MIXC_GEMM_NR);
+    pw1 = malloc(sizeof(float) * (size_t)(c->E * s1));
+    pw2 = malloc(sizeof(float) * (size_t)(c->E * s2));
+    for (int e = 0; e < c->E; e++) {
+      mixc_gemm_pack_b(c->d, c->h, c->w1 + e * c->d * c->h, c->h, 1, pw1 + e * s1);
+      mixc_gemm_pack_b(c->h, c->d, c->w2 + e * c->h * c->d, c->d, 1, pw2 + e * s2);
+    }
+    w1 = pw1, w2 = pw2, p.w1_packed = p.w2_packed = 1;
+  }
+  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, c->d, c->h, c->E, c->k);
+  void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
+  memset(scratch, 0xcd, sb);
+  void *bufs[9] = {(void *)x, c->wg, c->bg, (void *)w1, c->b1, (void *)w2, c->b2, y, scratch};
+  memset(st, 0, sizeof(int64_t) * (size_t)(c->E + 2));
+  int64_t *table[1] = {st};
+  rt_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.stats = table;
+  mixc_k_moe_f32(&ctx, &p, bufs);
+  CU_ASSERT_EQUAL(ctx.status, 0);
+  free(scratch), free(pw1), free(pw2);
+}
+
+/* c with x row-major (rows = B*T rows of d); the same rows as columns of a
+ * (B, d, T) tensor must route and compute exactly the same. Also checks the
+ * row-major y against the naive reference (relative 1e-5). Returns the
+ * number of elements of y that differ in any bit. */
+static int run_transposed(const moe_case *c, int T, bool packed) {
+  int R = c->rows, d = c->d, B = R / T;
+  size_t n = (size_t)R * (size_t)d;
+  float *xt = malloc(sizeof(float) * n), *yr = malloc(sizeof(float) * n);
+  float *yt = malloc(sizeof(float) * n);
+  for (int b = 0; b < B; b++)
+    for (int q = 0; q < T; q++)
+      for (int i = 0; i < d; i++) xt[((size_t)b * d + i) * T + q] = c->x[((size_t)b * T + q) * d + i];
+  int64_t sr[260], stt[260];
+  run_kernel(c, c->x, 0, packed, yr, sr);
+  run_kernel(c, xt, T, packed, yt, stt);
+  int diff = 0;
+  for (int b = 0; b < B; b++)
+    for (int q = 0; q < T; q++)
+      for (int i = 0; i < d; i++)
+        diff += memcmp(&yr[((size_t)b * T + q) * d + i], &yt[((size_t)b * d + i) * T + q],
+                       sizeof(float)) != 0;
+  CU_ASSERT(memcmp(sr, stt, sizeof(int64_t) * (size_t)(c->E + 2)) == 0);
+  double *ref = malloc(sizeof(double) * n);
+  int *served = malloc(sizeof(int) * (size_t)c->E);
+  reference(c, ref, served);
+  double err = 0;
+  for (size_t i = 0; i < n; i++) err = fmax(err, fabs(yr[i] - ref[i]) / (1.0 + fabs(ref[i])));
+  CU_ASSERT(err < 1e-5);
+  for (int e = 0; e < c->E; e++) CU_ASSERT_EQUAL(sr[e], served[e]);
+  free(xt), free(yr), free(yt), free(ref), free(served);
+  return diff;
+}
+
+/* 3 images of T = 37 columns (not a multiple of 16; router chunks end at each
+ * image's end), with two identical columns in image 1 (equal scores) and
+ * importance dropping around them; k=2 with choice-major capacity,
+ * renormalized; a router bias. */
+static void test_transposed_routing(void) {
+  moe_case c = make(3 * 37, 6, 10, 4, 1);
+  memcpy(c.x + (37 + 20) * 6, c.x + (37 + 5) * 6, sizeof(float) * 6); /* rows 42 and 57 tie */
+  static const int drops[] = {0, 1, 5, 11, 30, 110};
+  for (int i = 0; i < 6; i++) {
+    c.ndrop = drops[i];
+    CU_ASSERT_EQUAL(run_transposed(&c, 37, false), 0);
+  }
+  c.k = 2, c.cap = 20, c.ndrop = 11, c.normalize = 1, c.act = MIXC_MOE_GELU_TANH;
+  CU_ASSERT_EQUAL(run_transposed(&c, 37, false), 0);
+  c.bg = fill(4, 0.5f), c.cap = 7, c.act = MIXC_MOE_RELU;
+  CU_ASSERT_EQUAL(run_transposed(&c, 37, true), 0);
+  c.k = 4, c.cap = 0, c.ndrop = 0; /* every expert */
+  CU_ASSERT_EQUAL(run_transposed(&c, 37, true), 0);
+  release(&c);
+}
+
+/* Sizes: expert lists longer than a 128-row block (T = 150 > the router's 64-
+ * row chunks), packed weights; h > the GEMM's 1024-long k-run (fc2 sums in
+ * two runs); h = 1 with E = 200 (too little scratch for the router's chunks:
+ * the strided per-row GEMV); B = 1. */
+static void test_transposed_sizes(void) {
+  moe_case c = make(2 * 150, 20, 24, 3, 2);
+  c.cap = 90, c.ndrop = 30;
+  CU_ASSERT_EQUAL(run_transposed(&c, 150, true), 0);
+  c.cap = 0, c.k = 1, c.ndrop = 0;
+  CU_ASSERT_EQUAL(run_transposed(&c, 300, false), 0); /* B = 1 */
+  release(&c);
+  c = make(2 * 7, 5, 1030, 2, 1);
+  c.ndrop = 1;
+  CU_ASSERT_EQUAL(run_transposed(&c, 7, true), 0);
+  release(&c);
+  c = make(2 * 9, 3, 1, 200, 1);
+  c.ndrop = 2;
+  CU_ASSERT_EQUAL(run_transposed(&c, 9, false), 0);
+  release(&c);
+}
+
 /* ---- Soft MoE ----------------------------------------------------------------------- */
 static void soft_reference(int B, int m, int d, int n, int P, int h, float eps, const float *x,
                            const float *phi, const float *w1, const float *b1, const float *w2,
@@ -480,5 +598,7 @@ void moe_suite_register(void) {
   CU_add_test(s, "importance dropping with a tie", test_importance_drop);
   CU_add_test(s, "router logits in place of the gate GEMV", test_logits);
   CU_add_test(s, "per-image routing, groups across row blocks", test_per_image);
+  CU_add_test(s, "transposed rows: routing bit-identical to row-major", test_transposed_routing);
+  CU_add_test(s, "transposed rows: blocks, long h, router fallback", test_transposed_sizes);
   CU_add_test(s, "Soft MoE against a naive reference", test_soft_moe);
 }
