@@ -483,6 +483,29 @@ typedef struct ln_job {
   void *const *bufs;
 } ln_job;
 
+/* One f32 row with a scale and bias per element or one for all, 16 lanes at
+ * a time: the same operations per element as the scalar loop. Explicit,
+ * because a row task is reached through the thread pool, where LLVM does not
+ * see the constant shapes it would otherwise vectorize with. */
+static inline int ln_row_f32(float *y, const float *x, int64_t len, float mean, float inv,
+                             const float *sc, int64_t ss, const float *bi, int64_t bs) {
+  f32x16 m = v16_splat(mean), iv = v16_splat(inv), s1 = v16_splat(sc[0]);
+  f32x16 b1 = v16_splat(bi ? bi[0] : 0.0f);
+  int64_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    f32x16 t = (v16_ld(x + j) - m) * iv * (ss ? v16_ld(sc + j) : s1);
+    if (bi) t = t + (bs ? v16_ld(bi + j) : b1);
+    v16_st(y + j, t);
+  }
+  for (; j < len; j++) {
+    float t = (x[j] - mean) * inv * sc[j * ss];
+    y[j] = bi ? t + bi[j * bs] : t;
+  }
+  return 1;
+}
+#define LN_ROW_f32(y, x, len, mean, inv, sc, ss, bi, bs) ln_row_f32(y, x, len, mean, inv, sc, ss, bi, bs)
+#define LN_ROW_f64(y, x, len, mean, inv, sc, ss, bi, bs) 0
+
 /* y = (x - mean) * invstd * scale + bias, per row of len elements; the
  * variance is the mean of squared deviations (two passes, no cancellation). */
 #define DEF_LAYERNORM(SFX, T, S)                                                             \
@@ -501,7 +524,8 @@ typedef struct ln_job {
       T inv = (T)1 / sqrt##S(rowvar_##SFX(xr, len, mean) / (T)len + (T)p->epsilon);          \
       if (p->smode != 2 && p->bmode != 2) {                                                  \
         int64_t ss = p->smode == 0, bs = p->bmode == 0;                                      \
-        if (bi)                                                                              \
+        if (LN_ROW_##SFX(yr, xr, len, mean, inv, sc, ss, bi, bs)) {                          \
+        } else if (bi)                                                                       \
           for (int64_t j = 0; j < len; j++) yr[j] = (xr[j] - mean) * inv * sc[j * ss] + bi[j * bs]; \
         else                                                                                 \
           for (int64_t j = 0; j < len; j++) yr[j] = (xr[j] - mean) * inv * sc[j * ss];      \
