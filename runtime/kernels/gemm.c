@@ -24,7 +24,6 @@ typedef f32x16 vf;
 enum { VW = 16, MR = MIXC_GEMM_MR, NR = MIXC_GEMM_NR, KC = MIXC_GEMM_KC, MC = 256, NC = 64 };
 _Static_assert(NR == 2 * VW, "the micro-kernel holds two vectors per row");
 
-
 /* ---- packing ----------------------------------------------------------------------- */
 
 /* Offsets of `count` consecutive positions starting at `start` of a view made of
@@ -123,8 +122,8 @@ static inline __attribute__((always_inline)) void micro_r(const int R, int64_t k
 #define ROW(i)                                                \
   do {                                                        \
     vf x_ = v16_splat(a##i[k * as]);                          \
-    c##i##0 = v16_fma(x_, b0, c##i##0);                          \
-    c##i##1 = v16_fma(x_, b1, c##i##1);                          \
+    c##i##0 = v16_fma(x_, b0, c##i##0);                       \
+    c##i##1 = v16_fma(x_, b1, c##i##1);                       \
   } while (0)
   for (int64_t k = 0; k < kc; k++) {
     vf b0 = v16_ld(bp + k * NR), b1 = v16_ld(bp + k * NR + VW);
@@ -188,87 +187,59 @@ typedef mixc_gemm_ops gemm_ops;
 
 /* Stores rows m0..m0+mr, columns n0..n0+w of the tile c: the first run
  * replaces Y (adding Gemm's beta*C), later runs add to it, and the last one
- * applies the epilogue (and, scattering, adds into S instead of storing). */
-static inline void store_tile(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0, int mr,
-                              int64_t n0, int64_t w, const vf *c, int first, int last) {
+ * applies the epilogue (and, scattering, adds into S instead of storing).
+ * With `full` (a constant after inlining: the tile is NR wide, Y, R and S
+ * have unit column strides and there is no C) every load and store is a whole
+ * vector and the activation a is a constant too: the same operations in the
+ * same order without the per-vector lane and stride checks, which cost up to
+ * a tenth of a GEMM with short k-runs. */
+static inline __attribute__((always_inline)) void store_tile(const mixc_gemm_params *p,
+                                                             const gemm_ops *o, int64_t m0, int mr,
+                                                             int64_t n0, int64_t w, const vf *c,
+                                                             int first, int last, const int32_t a,
+                                                             const int full) {
+  const int64_t ys = full ? 1 : p->y_sn, rs = full ? 1 : p->r_sn;
   for (int i = 0; i < mr; i++) {
     int64_t m = m0 + i;
     for (int v = 0; v < 2; v++) {
-      int64_t lanes = w - v * VW, n = n0 + v * VW;
+      int64_t lanes = full ? VW : w - v * VW, n = n0 + v * VW;
       if (lanes <= 0) break;
       if (lanes > VW) lanes = VW;
-      float *y = o->Y + m * p->y_sm + n * p->y_sn;
+      float *y = o->Y + m * p->y_sm + n * ys;
       vf t = c[2 * i + v] * v16_splat(p->alpha);
-      if (!first) t = ld_lanes(y, p->y_sn, lanes) + t;
-      else if (o->C) t = v16_splat(p->beta) * ld_lanes(o->C + m * p->c_sm + n * p->c_sn, p->c_sn, lanes) + t;
+      if (!first) t = ld_lanes(y, ys, lanes) + t;
+      else if (!full && o->C) t = v16_splat(p->beta) * ld_lanes(o->C + m * p->c_sm + n * p->c_sn, p->c_sn, lanes) + t;
       if (last) {
         if (o->bias) t = t + (p->bias_axis ? v16_splat(o->bias[m]) : ld_lanes(o->bias + n, 1, lanes));
-        t = act(p->act, t);
-        if (o->R) t = t + ld_lanes(o->R + m * p->r_sm + n * p->r_sn, p->r_sn, lanes);
+        t = act(a, t);
+        if (o->R) t = t + ld_lanes(o->R + m * p->r_sm + n * rs, rs, lanes);
         if (o->S) { /* scatter-add: S[s_rows[m]] += s_scale[m] * v */
           float *s = o->S + o->s_rows[m] * o->s_sm + n;
           st_lanes(s, 1, lanes, ld_lanes(s, 1, lanes) + t * v16_splat(o->s_scale[m]));
           continue;
         }
       }
-      st_lanes(y, p->y_sn, lanes, t);
+      st_lanes(y, ys, lanes, t);
     }
   }
 }
 
-/* store_tile for a full-width tile with unit column strides and no Gemm C, the
- * activation a a constant after inlining: the same operations in the same
- * order, without the per-vector lane and stride checks, which cost up to a
- * tenth of a GEMM with short k-runs. */
-static inline __attribute__((always_inline)) void store_full(const mixc_gemm_params *p,
-                                                             const gemm_ops *o, int64_t m0, int mr,
-                                                             int64_t n, const vf *c, int first,
-                                                             int last, const int32_t a) {
-  const vf alpha = v16_splat(p->alpha);
-  for (int i = 0; i < mr; i++) {
-    int64_t m = m0 + i;
-    float *y = o->Y + m * p->y_sm + n;
-    vf t0 = c[2 * i] * alpha, t1 = c[2 * i + 1] * alpha;
-    if (!first) t0 = v16_ld(y) + t0, t1 = v16_ld(y + VW) + t1;
-    if (last) {
-      if (o->bias) {
-        if (p->bias_axis) {
-          vf b = v16_splat(o->bias[m]);
-          t0 = t0 + b, t1 = t1 + b;
-        } else {
-          t0 = t0 + v16_ld(o->bias + n), t1 = t1 + v16_ld(o->bias + n + VW);
-        }
-      }
-      t0 = act(a, t0), t1 = act(a, t1);
-      if (o->R) {
-        const float *r = o->R + m * p->r_sm + n;
-        t0 = t0 + v16_ld(r), t1 = t1 + v16_ld(r + VW);
-      }
-      if (o->S) {
-        float *s = o->S + o->s_rows[m] * o->s_sm + n;
-        vf g = v16_splat(o->s_scale[m]);
-        v16_st(s, v16_ld(s) + t0 * g), v16_st(s + VW, v16_ld(s + VW) + t1 * g);
-        continue;
-      }
-    }
-    v16_st(y, t0), v16_st(y + VW, t1);
-  }
-}
-
-/* Stores a tile through store_full when it can, else store_tile. */
+/* store_tile, its full form (specialized per activation) when it applies */
 static inline void store(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0, int mr,
                          int64_t n0, int64_t w, const vf *c, int first, int last) {
   if (w != NR || p->y_sn != 1 || o->C || (o->R && p->r_sn != 1)) {
-    store_tile(p, o, m0, mr, n0, w, c, first, last);
+    store_tile(p, o, m0, mr, n0, w, c, first, last, p->act, 0);
     return;
   }
   switch (p->act) {
-  case MIXC_ACT_RELU: store_full(p, o, m0, mr, n0, c, first, last, MIXC_ACT_RELU); break;
-  case MIXC_ACT_GELU_ERF: store_full(p, o, m0, mr, n0, c, first, last, MIXC_ACT_GELU_ERF); break;
-  case MIXC_ACT_GELU_TANH: store_full(p, o, m0, mr, n0, c, first, last, MIXC_ACT_GELU_TANH); break;
-  case MIXC_ACT_SILU: store_full(p, o, m0, mr, n0, c, first, last, MIXC_ACT_SILU); break;
-  case MIXC_ACT_SIGMOID: store_full(p, o, m0, mr, n0, c, first, last, MIXC_ACT_SIGMOID); break;
-  default: store_full(p, o, m0, mr, n0, c, first, last, MIXC_ACT_NONE); break;
+#define FULL(A) store_tile(p, o, m0, mr, n0, w, c, first, last, A, 1); break
+  case MIXC_ACT_RELU: FULL(MIXC_ACT_RELU);
+  case MIXC_ACT_GELU_ERF: FULL(MIXC_ACT_GELU_ERF);
+  case MIXC_ACT_GELU_TANH: FULL(MIXC_ACT_GELU_TANH);
+  case MIXC_ACT_SILU: FULL(MIXC_ACT_SILU);
+  case MIXC_ACT_SIGMOID: FULL(MIXC_ACT_SIGMOID);
+  default: FULL(MIXC_ACT_NONE);
+#undef FULL
   }
 }
 
