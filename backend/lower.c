@@ -18,14 +18,7 @@ _Static_assert(IR_OP_COUNT == 120, "a new op needs a case in lower_node()");
 
 static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   switch (n->op) {
-  case IR_OP_Abs: case IR_OP_Neg: case IR_OP_Exp: case IR_OP_Log: case IR_OP_Sqrt:
-  case IR_OP_Reciprocal: case IR_OP_Relu: case IR_OP_Sigmoid: case IR_OP_Tanh: case IR_OP_Erf:
-  case IR_OP_Floor: case IR_OP_Ceil: case IR_OP_Round: case IR_OP_Sign: case IR_OP_Sin:
-  case IR_OP_Cos: case IR_OP_Tan: case IR_OP_Asin: case IR_OP_Acos: case IR_OP_Atan:
-  case IR_OP_Sinh: case IR_OP_Cosh: case IR_OP_Asinh: case IR_OP_Acosh: case IR_OP_Atanh:
-  case IR_OP_Softsign: case IR_OP_Softplus: case IR_OP_HardSwish: case IR_OP_Mish:
-  case IR_OP_LeakyRelu: case IR_OP_Elu: case IR_OP_Selu: case IR_OP_Celu: case IR_OP_HardSigmoid:
-  case IR_OP_ThresholdedRelu: case IR_OP_Shrink: case IR_OP_Gelu: case IR_OP_Not:
+  IR_CASES_UNARY_MATH:
     return lower_unary(lc, n, c);
   case IR_OP_Add: case IR_OP_Sub: case IR_OP_Mul: case IR_OP_Div: case IR_OP_Pow: case IR_OP_Mod:
   case IR_OP_PRelu: case IR_OP_Max: case IR_OP_Min: case IR_OP_Sum: case IR_OP_Mean:

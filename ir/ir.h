@@ -169,6 +169,18 @@ typedef struct ir_opinfo {
   ir_infer_fn infer;
 } ir_opinfo;
 extern const ir_opinfo ir_ops[IR_OP_COUNT];
+/* The case labels of the elementwise unary math ops (the kernels' unary family,
+ * with Gelu and Not), for switches that treat them alike: lowering, and the
+ * passes that move them across layout changes. */
+#define IR_CASES_UNARY_MATH                                                                     \
+  case IR_OP_Abs: case IR_OP_Neg: case IR_OP_Exp: case IR_OP_Log: case IR_OP_Sqrt:              \
+  case IR_OP_Reciprocal: case IR_OP_Relu: case IR_OP_Sigmoid: case IR_OP_Tanh: case IR_OP_Erf:  \
+  case IR_OP_Floor: case IR_OP_Ceil: case IR_OP_Round: case IR_OP_Sign: case IR_OP_Sin:         \
+  case IR_OP_Cos: case IR_OP_Tan: case IR_OP_Asin: case IR_OP_Acos: case IR_OP_Atan:            \
+  case IR_OP_Sinh: case IR_OP_Cosh: case IR_OP_Asinh: case IR_OP_Acosh: case IR_OP_Atanh:       \
+  case IR_OP_Softsign: case IR_OP_Softplus: case IR_OP_HardSwish: case IR_OP_Mish:              \
+  case IR_OP_LeakyRelu: case IR_OP_Elu: case IR_OP_Selu: case IR_OP_Celu: case IR_OP_HardSigmoid: \
+  case IR_OP_ThresholdedRelu: case IR_OP_Shrink: case IR_OP_Gelu: case IR_OP_Not
 const char *ir_domain_name(ir_domain d);      /* "", "com.microsoft", "mixc" */
 /* Finds an op by domain string ("" or "ai.onnx" for ONNX) and op type; -1 if none. */
 int ir_op_lookup(const char *domain, const char *name);

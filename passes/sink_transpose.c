@@ -54,15 +54,8 @@ static bool is_float(ir_dtype t) { return t == IR_F32 || t == IR_F64; }
 
 static bool elementwise_unary(ir_op op) {
   switch (op) {
-  case IR_OP_Abs: case IR_OP_Neg: case IR_OP_Exp: case IR_OP_Log: case IR_OP_Sqrt:
-  case IR_OP_Reciprocal: case IR_OP_Relu: case IR_OP_Sigmoid: case IR_OP_Tanh: case IR_OP_Erf:
-  case IR_OP_Floor: case IR_OP_Ceil: case IR_OP_Round: case IR_OP_Sign: case IR_OP_Sin:
-  case IR_OP_Cos: case IR_OP_Tan: case IR_OP_Asin: case IR_OP_Acos: case IR_OP_Atan:
-  case IR_OP_Sinh: case IR_OP_Cosh: case IR_OP_Asinh: case IR_OP_Acosh: case IR_OP_Atanh:
-  case IR_OP_Softsign: case IR_OP_Softplus: case IR_OP_HardSwish: case IR_OP_Mish:
-  case IR_OP_Identity: case IR_OP_LeakyRelu: case IR_OP_Elu: case IR_OP_Selu: case IR_OP_Celu:
-  case IR_OP_HardSigmoid: case IR_OP_ThresholdedRelu: case IR_OP_Shrink: case IR_OP_Gelu:
-  case IR_OP_Not: case IR_OP_Cast: case IR_OP_IsNaN: case IR_OP_IsInf: case IR_OP_Clip:
+  IR_CASES_UNARY_MATH:
+  case IR_OP_Identity: case IR_OP_Cast: case IR_OP_IsNaN: case IR_OP_IsInf: case IR_OP_Clip:
     return true;
   default:
     return false;

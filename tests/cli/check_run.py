@@ -180,14 +180,8 @@ def _replace_string(model, placeholder, new):
     """Serializes model with the node name placeholder replaced by raw bytes
     (which may be invalid UTF-8): the node, then the graph, then the model are
     re-encoded by hand around the new bytes."""
-    def varint(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "malformed"))
+    from make_malformed import varint
 
     def field(num, payload):
         return varint(num << 3 | 2) + varint(len(payload)) + payload

@@ -375,20 +375,23 @@ def err_models():
 
 
 # ---- files that cannot be read at all ---------------------------------------------------
+def varint(n):
+    """n as a protobuf base-128 varint"""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
 def nested_bytes(depth):
     """ModelProto whose graph nests If-style subgraphs `depth` levels deep, as raw
     protobuf bytes (onnx's Python would recurse itself to build it)."""
     def key(field):  # length-delimited
         return bytes([(field << 3) | 2])
 
-    def varint(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
     # innermost: empty GraphProto. Levels: Graph.node(1) -> Node.attribute(5) -> Attribute.g(6) -> Graph
     sizes = [0]
     heads = []
