@@ -483,12 +483,26 @@ typedef struct ln_job {
   void *const *bufs;
 } ln_job;
 
-/* One f32 row with a scale and bias per element or one for all, 16 lanes at
- * a time: the same operations per element as the scalar loop. Explicit,
- * because a row task is reached through the thread pool, where LLVM does not
- * see the constant shapes it would otherwise vectorize with. */
-static inline int ln_row_f32(float *y, const float *x, int64_t len, float mean, float inv,
-                             const float *sc, int64_t ss, const float *bi, int64_t bs) {
+/* y[j] = (x[j] - mean) * inv * sc[j*ss] (+ bi[j*bs]) for j in [j0, len): a
+ * row's plain loop, ss and bs 1 for a scale and bias per element, 0 for one
+ * for all. */
+#define DEF_LN_TAIL(SFX, T)                                                                  \
+  static inline void ln_tail_##SFX(T *y, const T *x, int64_t j0, int64_t len, T mean, T inv, \
+                                   const T *sc, int64_t ss, const T *bi, int64_t bs) {       \
+    for (int64_t j = j0; j < len; j++) {                                                     \
+      T t = (x[j] - mean) * inv * sc[j * ss];                                                \
+      y[j] = bi ? t + bi[j * bs] : t;                                                        \
+    }                                                                                        \
+  }
+DEF_LN_TAIL(f32, float)
+DEF_LN_TAIL(f64, double)
+
+/* The f32 row 16 lanes at a time, then the tail: the same operations per
+ * element. Explicit, because a row task is reached through the thread pool,
+ * where LLVM does not see the constant shapes it would otherwise vectorize
+ * with. */
+static inline void ln_row_f32(float *y, const float *x, int64_t len, float mean, float inv,
+                              const float *sc, int64_t ss, const float *bi, int64_t bs) {
   f32x16 m = v16_splat(mean), iv = v16_splat(inv), s1 = v16_splat(sc[0]);
   f32x16 b1 = v16_splat(bi ? bi[0] : 0.0f);
   int64_t j = 0;
@@ -497,14 +511,12 @@ static inline int ln_row_f32(float *y, const float *x, int64_t len, float mean, 
     if (bi) t = t + (bs ? v16_ld(bi + j) : b1);
     v16_st(y + j, t);
   }
-  for (; j < len; j++) {
-    float t = (x[j] - mean) * inv * sc[j * ss];
-    y[j] = bi ? t + bi[j * bs] : t;
-  }
-  return 1;
+  ln_tail_f32(y, x, j, len, mean, inv, sc, ss, bi, bs);
 }
-#define LN_ROW_f32(y, x, len, mean, inv, sc, ss, bi, bs) ln_row_f32(y, x, len, mean, inv, sc, ss, bi, bs)
-#define LN_ROW_f64(y, x, len, mean, inv, sc, ss, bi, bs) 0
+static inline void ln_row_f64(double *y, const double *x, int64_t len, double mean, double inv,
+                              const double *sc, int64_t ss, const double *bi, int64_t bs) {
+  ln_tail_f64(y, x, 0, len, mean, inv, sc, ss, bi, bs);
+}
 
 /* y = (x - mean) * invstd * scale + bias, per row of len elements; the
  * variance is the mean of squared deviations (two passes, no cancellation). */
@@ -524,11 +536,7 @@ static inline int ln_row_f32(float *y, const float *x, int64_t len, float mean, 
       T inv = (T)1 / sqrt##S(rowvar_##SFX(xr, len, mean) / (T)len + (T)p->epsilon);          \
       if (p->smode != 2 && p->bmode != 2) {                                                  \
         int64_t ss = p->smode == 0, bs = p->bmode == 0;                                      \
-        if (LN_ROW_##SFX(yr, xr, len, mean, inv, sc, ss, bi, bs)) {                          \
-        } else if (bi)                                                                       \
-          for (int64_t j = 0; j < len; j++) yr[j] = (xr[j] - mean) * inv * sc[j * ss] + bi[j * bs]; \
-        else                                                                                 \
-          for (int64_t j = 0; j < len; j++) yr[j] = (xr[j] - mean) * inv * sc[j * ss];      \
+        ln_row_##SFX(yr, xr, len, mean, inv, sc, ss, bi, bs);                                \
       } else {                                                                               \
         int64_t ix[RT_MAX_RANK] = {0}, so = 0, bo = 0;                                       \
         for (int64_t j = 0; j < len; j++) {                                                  \
