@@ -108,12 +108,17 @@ static void pack_b_view(const mixc_gemm_params *p, const float *B, int64_t k0, i
 
 /* ---- the micro-kernel ----------------------------------------------------------------- */
 
+/* One cache line of the next B panel is prefetched every PF_EVERY k-steps. */
+enum { PF_EVERY = 8, LINE_FLOATS = 16 };
+
 /* c[2i], c[2i+1] = sum over k < kc of a_i[k*as] * bp[k*NR .. k*NR+NR), for the
  * first R rows (R constant after inlining: 1, 2, 4 or 8). Rows are written out
- * one by one so that the 16 accumulators stay in registers. */
+ * one by one so that the 16 accumulators stay in registers. Meanwhile the npf
+ * cache lines at pf (npf may be 0) are prefetched, one every PF_EVERY k-steps. */
 static inline __attribute__((always_inline)) void micro_r(const int R, int64_t kc,
                                                           const float *const *a, int64_t as,
-                                                          const float *bp, vf *c) {
+                                                          const float *bp, vf *c,
+                                                          const float *pf, int64_t npf) {
   const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
   const float *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
   vf z = v16_splat(0.0f);
@@ -126,6 +131,7 @@ static inline __attribute__((always_inline)) void micro_r(const int R, int64_t k
     c##i##1 = v16_fma(x_, b1, c##i##1);                       \
   } while (0)
   for (int64_t k = 0; k < kc; k++) {
+    if (k % PF_EVERY == 0 && k / PF_EVERY < npf) __builtin_prefetch(pf + k / PF_EVERY * LINE_FLOATS, 0, 3);
     vf b0 = v16_ld(bp + k * NR), b1 = v16_ld(bp + k * NR + VW);
     ROW(0);
     if (R > 1) ROW(1);
@@ -146,11 +152,12 @@ static inline __attribute__((always_inline)) void micro_r(const int R, int64_t k
 }
 
 /* mr (1..MR) rows; rows past mr point at valid memory and are not stored. */
-static inline void micro(int mr, int64_t kc, const float *const *a, int64_t as, const float *bp, vf *c) {
-  if (mr > 4) micro_r(8, kc, a, as, bp, c);
-  else if (mr > 2) micro_r(4, kc, a, as, bp, c);
-  else if (mr == 2) micro_r(2, kc, a, as, bp, c);
-  else micro_r(1, kc, a, as, bp, c);
+static inline void micro(int mr, int64_t kc, const float *const *a, int64_t as, const float *bp,
+                         vf *c, const float *pf, int64_t npf) {
+  if (mr > 4) micro_r(8, kc, a, as, bp, c, pf, npf);
+  else if (mr > 2) micro_r(4, kc, a, as, bp, c, pf, npf);
+  else if (mr == 2) micro_r(2, kc, a, as, bp, c, pf, npf);
+  else micro_r(1, kc, a, as, bp, c, pf, npf);
 }
 
 /* ---- the epilogue ---------------------------------------------------------------------- */
@@ -281,8 +288,22 @@ static void gemm_block(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0,
           }
           as = p->a_sk;
         }
+        /* Weights packed at compile time come from memory the first time a
+         * panel is used. The tiles after the first share out the prefetch of
+         * the next panel's k-run (in this block or the next block), so the
+         * first tile on that panel does not wait for memory. */
+        const float *pf = NULL;
+        int64_t npf = 0, jn = (n0 + j0) / NR + 1;
+        if (p->b_packed && i0 > 0 && jn * NR < p->N) {
+          int64_t lines = kc * NR / LINE_FLOATS, tiles = (mc - 1) / MR;
+          int64_t per = (lines + tiles - 1) / tiles, first_line = (i0 / MR - 1) * per;
+          if (first_line < lines) {
+            pf = o->B + (jn * K + k0) * NR + first_line * LINE_FLOATS;
+            npf = lines - first_line < per ? lines - first_line : per;
+          }
+        }
         vf c[2 * MR];
-        micro(mr, kc, a, as, bj, c);
+        micro(mr, kc, a, as, bj, c, pf, npf);
         store(p, o, m, mr, n0 + j0, w, c, first, last);
       }
     }
@@ -478,7 +499,7 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
         for (int i = 0; i < MR; i++) a[i] = X + rid[m0 + (i < mr ? i : 0)] * H + k0;
         for (int64_t j0 = 0; j0 < ic; j0 += NR) {
           vf c[2 * MR];
-          micro(mr, kc, a, 1, bp + (j0 / NR) * kc * NR, c);
+          micro(mr, kc, a, 1, bp + (j0 / NR) * kc * NR, c, NULL, 0);
           int64_t w = ic - j0 < NR ? ic - j0 : NR;
           for (int i = 0; i < mr; i++) store_row(h + (m0 + i) * IC + j0, &c[2 * i], 1.0f, w, k0 > 0);
         }
@@ -499,7 +520,7 @@ static void moe_batch(const mixc_moe_params *p, int64_t e, const float *X, const
         for (int i = 0; i < MR; i++) a[i] = h + (m0 + (i < mr ? i : 0)) * IC;
         for (int64_t j0 = 0; j0 < nc; j0 += NR) {
           vf c[2 * MR];
-          micro(mr, ic, a, 1, bp + (j0 / NR) * ic * NR, c);
+          micro(mr, ic, a, 1, bp + (j0 / NR) * ic * NR, c, NULL, 0);
           int64_t w = nc - j0 < NR ? nc - j0 : NR;
           for (int i = 0; i < mr; i++)
             store_row(Y + rid[m0 + i] * H + n0 + j0, &c[2 * i], rw[m0 + i], w, 1);
