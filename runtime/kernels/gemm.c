@@ -231,6 +231,22 @@ static inline __attribute__((always_inline)) void store_tile(const mixc_gemm_par
   }
 }
 
+/* Asks for the lines the tile's store will touch (Y, and the residual on the
+ * last run), so that they arrive while the micro-kernel runs: an output or a
+ * residual that lives in L3 would otherwise stall the epilogue once per tile. */
+static inline void prefetch_tile(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0, int mr,
+                                 int64_t n0, int64_t w, int last) {
+  if (p->y_sn != 1 || o->S) return;
+  int with_r = last && o->R && p->r_sn == 1;
+  for (int i = 0; i < mr; i++) {
+    const float *y = o->Y + (m0 + i) * p->y_sm + n0, *r = with_r ? o->R + (m0 + i) * p->r_sm + n0 : NULL;
+    for (int64_t v = 0; v < w; v += VW) {
+      __builtin_prefetch(y + v, 1, 3);
+      if (r) __builtin_prefetch(r + v, 0, 3);
+    }
+  }
+}
+
 /* store_tile, its full form (specialized per activation) when it applies */
 static inline void store(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0, int mr,
                          int64_t n0, int64_t w, const vf *c, int first, int last) {
@@ -303,6 +319,7 @@ static void gemm_block(const mixc_gemm_params *p, const gemm_ops *o, int64_t m0,
           }
         }
         vf c[2 * MR];
+        prefetch_tile(p, o, m, mr, n0 + j0, w, last);
         micro(mr, kc, a, as, bj, c, pf, npf);
         store(p, o, m, mr, n0 + j0, w, c, first, last);
       }
