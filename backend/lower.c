@@ -2,6 +2,10 @@
  * node (the op table's codegen column is the switch below), operands resolved
  * to inputs, outputs, constants or arena offsets, and the arena planned by
  * liveness so that intermediates whose lifetimes do not overlap share memory.
+ * A view (Reshape, Flatten, Squeeze, Unsqueeze, Identity: the same bytes
+ * under another shape) gets no call unless its output is a model output: its
+ * output is another name for its input's memory, which stays live as long as
+ * any of its names.
  *
  * Requires: a verified graph, every value's shape static (be_bind_shapes).
  * Establishes: calls in graph order; every model output written by exactly
@@ -148,6 +152,27 @@ static int index_of(ir_value *const *list, int n, const ir_value *v) {
   return -1;
 }
 
+/* Node n is a view whose output needs no memory of its own (see the top). */
+static bool is_view(const ir_graph *g, const ir_node *n) {
+  switch (n->op) {
+  case IR_OP_Reshape: case IR_OP_Flatten: case IR_OP_Squeeze: case IR_OP_Unsqueeze:
+  case IR_OP_Identity:
+    break;
+  default:
+    return false;
+  }
+  const ir_value *x = n->in[0], *y = n->out[0];
+  return x && y && n->nout == 1 && x->type.dtype == y->type.dtype &&
+         value_bytes(x) == value_bytes(y) && index_of(g->outputs, g->noutputs, y) < 0;
+}
+
+/* The value whose memory v names: v itself, or the input of the views it
+ * comes through. */
+static ir_value *home_of(const ir_graph *g, ir_value *v) {
+  while (v->def && is_view(g, v->def)) v = v->def->in[0];
+  return v;
+}
+
 /* The memory a run takes besides the weights is the planned arena plus the
  * input and output buffers; a model (or a bad one) may plan more than the
  * machine has. MIXC_MAX_ARENA_BYTES (bytes, default 16 GiB) caps that sum;
@@ -237,14 +262,17 @@ be_program *be_lower(ir_ctx *cx) {
   for (int i = 0; i < g->nvalues; i++) g->values[i]->id = -1;
   for (int i = 0; i < g->nnodes; i++) {
     ir_node *n = g->nodes[i];
+    for (int j = 0; j < n->nin; j++) {
+      ir_value *h = n->in[j] ? home_of(g, n->in[j]) : NULL;
+      if (h && h->id >= 0) iv[h->id].end = i;
+    }
+    if (is_view(g, n)) continue;
     for (int j = 0; j < n->nout; j++) {
       ir_value *v = n->out[j];
       if (!v || index_of(g->outputs, g->noutputs, v) >= 0) continue;
       v->id = niv;
       iv[niv++] = (interval){v, i, i, align64(value_bytes(v) ? value_bytes(v) : 1), 0};
     }
-    for (int j = 0; j < n->nin; j++)
-      if (n->in[j] && n->in[j]->id >= 0) iv[n->in[j]->id].end = i;
   }
   /* Omitted outputs (NULL) get scratch space too: kernels may write them. */
   interval *sorted = malloc(sizeof *iv * (size_t)(niv + 1));
@@ -272,6 +300,7 @@ be_program *be_lower(ir_ctx *cx) {
       be_operand *o = &c->ops[j];
       if (!v) continue; /* BE_NONE */
       o->nbytes = value_bytes(v);
+      v = home_of(g, v);
       int k;
       if ((k = index_of(g->outputs, g->noutputs, v)) >= 0 && v->def) o->loc = BE_OUTPUT, o->index = k;
       else if (v->is_input) o->loc = BE_INPUT, o->index = index_of(g->inputs, g->ninputs, v);
@@ -279,7 +308,8 @@ be_program *be_lower(ir_ctx *cx) {
       else if (v->id >= 0) o->loc = BE_ARENA, o->offset = iv[v->id].offset;
       else MIXC_BUG("value %s has no home", v->name);
     }
-    if (lower_node(&lc, n, c)) p->ncalls++;
+    /* a view is lowered only for its diagnostics */
+    if (lower_node(&lc, n, c) && !is_view(g, n)) p->ncalls++;
   }
   /* Copies for outputs that are inputs, constants or repeated outputs. */
   for (int i = 0; i < g->noutputs; i++) {

@@ -18,6 +18,15 @@ saying why.
         ones with the lowest top probability, and each expert's count is
         min(rows that chose it, capacity) for one capacity shared by all
         experts (no capacity: exactly the rows that chose it).
+    check_run.py views-model DIR
+        DIR/model.onnx, DIR/x.npy and DIR/want_{y,y2,y3}.npy: views (Reshape,
+        Identity, Flatten, Squeeze, Unsqueeze) of a graph input and of an
+        intermediate whose last direct user comes before new intermediates
+        are written, a chain of views read after that, and views that are
+        model outputs; every op is exact in float32.
+    check_run.py views-check DIR OUT_DIR PROFILE
+        OUT_DIR's outputs equal DIR's want_*.npy bit for bit, and the profile
+        has a call for the two views that are model outputs and for no other.
     check_run.py gather-model OUT.onnx NAME
         a Gather model (data f32[4,3], idx i64[2] -> y) whose node is named
         NAME ("" for none; "\\n" and "\\xff" escapes are decoded, so names can
@@ -158,6 +167,57 @@ def stats(model_dir, out_file):
                  % (L["name"], got.tolist(), chose.tolist(), L["over"]))
 
 
+def views_model(d):
+    from onnx import TensorProto as TP
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+    shape = lambda name, dims: nh.from_array(np.array(dims, dtype=np.int64), name)
+    nodes = [
+        h.make_node("Reshape", ["x", "s64"], ["r0"]),           # a view of a graph input
+        h.make_node("Relu", ["r0"], ["a"]),
+        h.make_node("Reshape", ["a", "s46"], ["v1"]),           # a's last direct user
+        h.make_node("Identity", ["v1"], ["v2"]),
+        h.make_node("Flatten", ["v2"], ["v3"], axis=0),
+        h.make_node("Neg", ["x"], ["t"]),                       # new intermediates, written
+        h.make_node("Abs", ["t"], ["t2"]),                      # while only views of a live
+        h.make_node("Reshape", ["t2", "s124"], ["t3"]),
+        h.make_node("Squeeze", ["v3", "ax0"], ["v4"]),
+        h.make_node("Unsqueeze", ["v4", "ax0"], ["u"]),
+        h.make_node("Add", ["u", "t3"], ["y"]),
+        h.make_node("Reshape", ["v1", "s24"], ["y2"]),          # a view that is an output
+        h.make_node("Identity", ["x"], ["y3"]),                 # and one of the input
+    ]
+    inits = [shape("s64", [6, 4]), shape("s46", [4, 6]), shape("s124", [1, 24]),
+             shape("s24", [24]), shape("ax0", [0])]
+    g = h.make_graph(nodes, "views", [h.make_tensor_value_info("x", TP.FLOAT, [2, 3, 4])],
+                     [h.make_tensor_value_info("y", TP.FLOAT, [1, 24]),
+                      h.make_tensor_value_info("y2", TP.FLOAT, [24]),
+                      h.make_tensor_value_info("y3", TP.FLOAT, [2, 3, 4])], inits)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    m.ir_version = 8
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+    x = (np.arange(24, dtype=np.float32) - 11.5).reshape(2, 3, 4) * np.float32(0.37)
+    np.save(os.path.join(d, "x.npy"), x)
+    a = np.maximum(x.reshape(6, 4), np.float32(0))
+    np.save(os.path.join(d, "want_y.npy"), a.reshape(1, 24) + np.abs(-x).reshape(1, 24))
+    np.save(os.path.join(d, "want_y2.npy"), a.reshape(24))
+    np.save(os.path.join(d, "want_y3.npy"), x)
+
+
+def views_check(d, out, prof):
+    for name in ("y", "y2", "y3"):
+        want, got = np.load(os.path.join(d, "want_%s.npy" % name)), np.load(os.path.join(out, name + ".npy"))
+        if want.shape != got.shape or want.tobytes() != got.tobytes():
+            fail("%s: got %s, want %s" % (name, got.tolist(), want.tolist()))
+    views = ("Reshape", "Identity", "Flatten", "Squeeze", "Unsqueeze")
+    cats = [e["cat"] for e in load_events(prof) if e.get("ph") == "X"]
+    n = sum(c in views for c in cats)
+    if n != 2:
+        fail("%s: %d calls for views (%s), want 2 (the two model outputs)" % (prof, n, cats))
+
+
 def gather_model(out, name):
     from onnx import TensorProto as TP
     from onnx import helper as h
@@ -210,6 +270,10 @@ if __name__ == "__main__":
         same_events(sys.argv[2], sys.argv[3])
     elif cmd == "stats":
         stats(sys.argv[2], sys.argv[3])
+    elif cmd == "views-model":
+        views_model(sys.argv[2])
+    elif cmd == "views-check":
+        views_check(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "gather-model":
         gather_model(sys.argv[2], sys.argv[3])
     else:

@@ -3,7 +3,7 @@
 # time: --threads (outputs bit-identical for 1, 2, 3 threads and the default,
 # JIT, --interp and executable), --profile (valid Chrome trace JSON with one
 # event per kernel call, the same calls from all three, --bench counted,
-# hostile node names escaped), --stats (per-layer invariant and a numpy
+# hostile node names escaped), views without copies, --stats (per-layer invariant and a numpy
 # recomputation of the routing, tests/cli/check_run.py) and run-time data
 # errors (`error: node 'NAME' (OP): MESSAGE`, exit 1).
 set -u
@@ -56,6 +56,14 @@ expect_exit 2 "run --profile without a value" "$MIXC" run "$D/model.onnx" "${IN[
 expect_exit 1 "run --profile to a missing dir" "$MIXC" run "$D/model.onnx" "${IN[@]}" --output-dir "$P/o" --profile /nonexistent-dir/p.json
 grep -q "profile: cannot write /nonexistent-dir/p.json" "$TMP/err" && ok || bad "unwritable profile: message"
 expect_exit 1 "exe --profile to a missing dir" "$EXE" "${IN[@]}" --output-dir "$P/o" --profile /nonexistent-dir/p.json
+
+# ---- views: no copy, their memory stays live while any name of it is used -----------------
+V=$TMP/views; "${CHECK[@]}" views-model "$V" || bad "views-model"
+for how in jit interp; do
+  fl=(); [ $how = interp ] && fl=(--interp)
+  expect_exit 0 "views: run ($how)" "$MIXC" run "$V/model.onnx" --input "x=$V/x.npy" --output-dir "$V/$how" --profile "$V/$how.json" "${fl[@]}"
+  r=$("${CHECK[@]}" views-check "$V" "$V/$how" "$V/$how.json") && ok || bad "views ($how): $r"
+done
 
 # ---- --stats -------------------------------------------------------------------------------
 S=$TMP/stats; mkdir -p "$S"
