@@ -18,7 +18,7 @@
 
 #include "passes/pass.h"
 
-_Static_assert(IR_OP_COUNT == 120, "a new op needs a case in lower_node()");
+_Static_assert(IR_OP_COUNT == 121, "a new op needs a case in lower_node()");
 
 static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   switch (n->op) {
@@ -44,6 +44,7 @@ static bool lower_node(lower_ctx *lc, const ir_node *n, be_call *c) {
   case IR_OP_CumSum: return lower_cumsum(lc, n, c);
   case IR_OP_MatMul: case IR_OP_Gemm: return lower_matmul(lc, n, c);
   case IR_OP_MixcMatmul: return lower_matmul(lc, n, c);
+  case IR_OP_MixcElementwise: return lower_elementwise(lc, n, c);
   case IR_OP_Einsum: return lower_einsum(lc, n, c);
   case IR_OP_Conv: return lower_conv(lc, n, c);
   case IR_OP_MaxPool: case IR_OP_AveragePool: case IR_OP_GlobalAveragePool:

@@ -41,6 +41,7 @@ int lower_add_const(lower_ctx *lc, const ir_tensor *t);
 /* elementwise and reductions: lower_elem.c */
 bool lower_unary(lower_ctx *lc, const ir_node *n, be_call *call);    /* unary math, activations, Not */
 bool lower_binary(lower_ctx *lc, const ir_node *n, be_call *call);   /* arith, compare, logic, PRelu, Max/Min/Sum/Mean */
+bool lower_elementwise(lower_ctx *lc, const ir_node *n, be_call *call); /* mixc.elementwise */
 bool lower_where(lower_ctx *lc, const ir_node *n, be_call *call);
 bool lower_cast(lower_ctx *lc, const ir_node *n, be_call *call);     /* Cast, CastLike */
 bool lower_clip(lower_ctx *lc, const ir_node *n, be_call *call);

@@ -28,6 +28,7 @@ _Static_assert(SAME_CODE(EDT_F32, IR_F32) && SAME_CODE(EDT_U8, IR_U8) && SAME_CO
                    SAME_CODE(EDT_U32, IR_U32) && SAME_CODE(EDT_U64, IR_U64),
                "elem.h dtype codes must be the ONNX codes");
 _Static_assert(RT_MAX_RANK <= IR_MAX_RANK, "kernel ranks fit IR ranks");
+_Static_assert((int)EW_MAX_STEPS == (int)IR_EW_MAX_STEPS, "elementwise programs fit the kernel");
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 static const char *opname(const ir_node *n) { return ir_ops[n->op].name; }
@@ -122,6 +123,41 @@ static void bcast_plan(const ir_value *out, int nops, const ir_value *const *ins
 }
 
 /* ---- unary ----------------------------------------------------------------------------------- */
+/* The EU_* code of a unary op without attributes; -1 for the others. */
+static int unary_code(ir_op op) {
+  switch (op) {
+  case IR_OP_Abs: return EU_ABS;
+  case IR_OP_Neg: return EU_NEG;
+  case IR_OP_Sign: return EU_SIGN;
+  case IR_OP_Relu: return EU_RELU;
+  case IR_OP_Exp: return EU_EXP;
+  case IR_OP_Log: return EU_LOG;
+  case IR_OP_Sqrt: return EU_SQRT;
+  case IR_OP_Reciprocal: return EU_RECIPROCAL;
+  case IR_OP_Sigmoid: return EU_SIGMOID;
+  case IR_OP_Tanh: return EU_TANH;
+  case IR_OP_Erf: return EU_ERF;
+  case IR_OP_Floor: return EU_FLOOR;
+  case IR_OP_Ceil: return EU_CEIL;
+  case IR_OP_Round: return EU_ROUND;
+  case IR_OP_Sin: return EU_SIN;
+  case IR_OP_Cos: return EU_COS;
+  case IR_OP_Tan: return EU_TAN;
+  case IR_OP_Asin: return EU_ASIN;
+  case IR_OP_Acos: return EU_ACOS;
+  case IR_OP_Atan: return EU_ATAN;
+  case IR_OP_Sinh: return EU_SINH;
+  case IR_OP_Cosh: return EU_COSH;
+  case IR_OP_Asinh: return EU_ASINH;
+  case IR_OP_Acosh: return EU_ACOSH;
+  case IR_OP_Atanh: return EU_ATANH;
+  case IR_OP_Softsign: return EU_SOFTSIGN;
+  case IR_OP_Softplus: return EU_SOFTPLUS;
+  case IR_OP_Mish: return EU_MISH;
+  default: return -1;
+  }
+}
+
 bool lower_unary(lower_ctx *lc, const ir_node *n, be_call *call) {
   ir_dtype t = dt_in(n, 0);
   if (n->op == IR_OP_Not) {
@@ -135,39 +171,14 @@ bool lower_unary(lower_ctx *lc, const ir_node *n, be_call *call) {
   p.n = ir_type_numel(&n->out[0]->type);
   bool int_ok = false; /* defined on integers too */
   switch (n->op) {
-  case IR_OP_Abs: p.op = EU_ABS, int_ok = true; break;
-  case IR_OP_Neg: p.op = EU_NEG, int_ok = true; break;
-  case IR_OP_Sign: p.op = EU_SIGN, int_ok = true; break;
-  case IR_OP_Relu: p.op = EU_RELU, int_ok = true; break;
+  case IR_OP_Abs: case IR_OP_Neg: case IR_OP_Sign: case IR_OP_Relu:
+    p.op = unary_code(n->op), int_ok = true;
+    break;
   case IR_OP_Shrink:
     p.op = EU_SHRINK, int_ok = true;
     p.alpha = ir_attr_float(n, "lambd", 0.5f);
     p.beta = ir_attr_float(n, "bias", 0.0f);
     break;
-  case IR_OP_Exp: p.op = EU_EXP; break;
-  case IR_OP_Log: p.op = EU_LOG; break;
-  case IR_OP_Sqrt: p.op = EU_SQRT; break;
-  case IR_OP_Reciprocal: p.op = EU_RECIPROCAL; break;
-  case IR_OP_Sigmoid: p.op = EU_SIGMOID; break;
-  case IR_OP_Tanh: p.op = EU_TANH; break;
-  case IR_OP_Erf: p.op = EU_ERF; break;
-  case IR_OP_Floor: p.op = EU_FLOOR; break;
-  case IR_OP_Ceil: p.op = EU_CEIL; break;
-  case IR_OP_Round: p.op = EU_ROUND; break;
-  case IR_OP_Sin: p.op = EU_SIN; break;
-  case IR_OP_Cos: p.op = EU_COS; break;
-  case IR_OP_Tan: p.op = EU_TAN; break;
-  case IR_OP_Asin: p.op = EU_ASIN; break;
-  case IR_OP_Acos: p.op = EU_ACOS; break;
-  case IR_OP_Atan: p.op = EU_ATAN; break;
-  case IR_OP_Sinh: p.op = EU_SINH; break;
-  case IR_OP_Cosh: p.op = EU_COSH; break;
-  case IR_OP_Asinh: p.op = EU_ASINH; break;
-  case IR_OP_Acosh: p.op = EU_ACOSH; break;
-  case IR_OP_Atanh: p.op = EU_ATANH; break;
-  case IR_OP_Softsign: p.op = EU_SOFTSIGN; break;
-  case IR_OP_Softplus: p.op = EU_SOFTPLUS; break;
-  case IR_OP_Mish: p.op = EU_MISH; break;
   case IR_OP_HardSwish: p.op = EU_HARDSWISH, p.alpha = 1.0f / 6.0f, p.beta = 0.5f; break;
   case IR_OP_LeakyRelu: p.op = EU_LEAKYRELU, p.alpha = ir_attr_float(n, "alpha", 0.01f); break;
   case IR_OP_Elu: p.op = EU_ELU, p.alpha = ir_attr_float(n, "alpha", 1.0f); break;
@@ -194,7 +205,9 @@ bool lower_unary(lower_ctx *lc, const ir_node *n, be_call *call) {
     }
     break;
   }
-  default: MIXC_BUG("lower_unary: op %s", opname(n));
+  default:
+    p.op = unary_code(n->op);
+    if (p.op < 0) MIXC_BUG("lower_unary: op %s", opname(n));
   }
   if (!(is_float(t) || (int_ok && is_int(t)))) return bad_dtype(lc, n, t);
   lower_set_params(lc, call, kname(lc, "unary", t), &p, sizeof p);
@@ -242,6 +255,20 @@ static bool lower_variadic(lower_ctx *lc, const ir_node *n, be_call *call, int o
   return true;
 }
 
+/* The EB_* code of Add (and 2-input Sum), Sub, Mul, Div, PRelu, Max, Min; -1 for others. */
+static int binary_code(ir_op op) {
+  switch (op) {
+  case IR_OP_Add: case IR_OP_Sum: return EB_ADD;
+  case IR_OP_Sub: return EB_SUB;
+  case IR_OP_Mul: return EB_MUL;
+  case IR_OP_Div: return EB_DIV;
+  case IR_OP_PRelu: return EB_PRELU;
+  case IR_OP_Max: return EB_MAX;
+  case IR_OP_Min: return EB_MIN;
+  default: return -1;
+  }
+}
+
 bool lower_binary(lower_ctx *lc, const ir_node *n, be_call *call) {
   if (n->op == IR_OP_Pow) return lower_pow(lc, n, call);
   int vop = n->op == IR_OP_Sum ? EV_SUM : n->op == IR_OP_Mean ? EV_MEAN
@@ -253,13 +280,10 @@ bool lower_binary(lower_ctx *lc, const ir_node *n, be_call *call) {
   memset(&p, 0, sizeof p);
   bool ok; /* dtype fits the op */
   switch (n->op) {
-  case IR_OP_Add: case IR_OP_Sum: p.op = EB_ADD, ok = is_num(t); break;
-  case IR_OP_Sub: p.op = EB_SUB, ok = is_num(t); break;
-  case IR_OP_Mul: p.op = EB_MUL, ok = is_num(t); break;
-  case IR_OP_Div: p.op = EB_DIV, ok = is_num(t); break;
-  case IR_OP_PRelu: p.op = EB_PRELU, ok = is_num(t); break;
-  case IR_OP_Max: p.op = EB_MAX, ok = is_num(t); break;
-  case IR_OP_Min: p.op = EB_MIN, ok = is_num(t); break;
+  case IR_OP_Add: case IR_OP_Sum: case IR_OP_Sub: case IR_OP_Mul: case IR_OP_Div:
+  case IR_OP_PRelu: case IR_OP_Max: case IR_OP_Min:
+    p.op = binary_code(n->op), ok = is_num(t);
+    break;
   case IR_OP_Mod: {
     int64_t fm = ir_attr_int(n, "fmod", 0);
     if (fm != 0 && fm != 1) {
@@ -655,5 +679,27 @@ bool lower_cumsum(lower_ctx *lc, const ir_node *n, be_call *call) {
   p.exclusive = ir_attr_int(n, "exclusive", 0) != 0;
   p.reverse = ir_attr_int(n, "reverse", 0) != 0;
   lower_set_params(lc, call, kname(lc, "cumsum", t), &p, sizeof p);
+  return true;
+}
+
+/* ---- mixc.elementwise ------------------------------------------------------------------ */
+bool lower_elementwise(lower_ctx *lc, const ir_node *n, be_call *call) {
+  ir_ew_step st[IR_EW_MAX_STEPS];
+  char err[160];
+  int ns = ir_ew_parse(ir_attr_str(n, "program", ""), n->nin, st, err, sizeof err);
+  if (ns < 0 || n->nin > EW_MAX_IN) MIXC_BUG("mixc.elementwise passed inference: %s", err);
+  elem_ew_params p;
+  memset(&p, 0, sizeof p);
+  p.n = ir_type_numel(&n->out[0]->type);
+  p.nin = n->nin, p.nsteps = ns;
+  for (int i = 0; i < n->nin; i++) p.scalar[i] = ir_type_numel(&n->in[i]->type) == 1 && p.n != 1;
+  for (int j = 0; j < ns; j++) {
+    bool unary = ir_ew_op_arity(st[j].op) == 1;
+    p.kind[j] = unary ? EW_UNARY : EW_BINARY;
+    p.op[j] = unary ? unary_code(st[j].op) : binary_code(st[j].op);
+    p.a[j] = st[j].a, p.b[j] = st[j].b;
+    MIXC_ASSERT(p.op[j] >= 0);
+  }
+  lower_set_params(lc, call, "mixc_k_elementwise_f32", &p, sizeof p);
   return true;
 }

@@ -42,6 +42,19 @@ const char *ir_dims_str(ir_ctx *cx, int rank, const ir_dim *d);
  * NULL is none; -1 if unknown. (infer_fused.c) */
 int ir_fused_act_code(const char *act);
 
+/* mixc.elementwise's program (ops.def): at most IR_EW_MAX_STEPS steps, each
+ * an op and operands a, b (b = -1 for a unary op): I for input xI (I < nin),
+ * nin + J for step tJ. ir_ew_parse returns the step count, or -1 with a
+ * message in err. ir_ew_op_arity: 1 or 2 for an op a program may hold, else 0.
+ * (infer_fused.c) */
+enum { IR_EW_MAX_STEPS = 16 };
+typedef struct ir_ew_step {
+  ir_op op;
+  int a, b;
+} ir_ew_step;
+int ir_ew_op_arity(ir_op op);
+int ir_ew_parse(const char *prog, int nin, ir_ew_step *steps, char *err, size_t errlen);
+
 /* axis in [-rank, rank) normalized to [0, rank); -1 if out of range. */
 int ir_norm_axis(int64_t axis, int rank);
 

@@ -1,6 +1,8 @@
-/* infer_fused.c - shape and type inference of mixc.matmul, the GEMM with a
- * fused epilogue that passes/sink_transpose.c and passes/fuse_epilogue.c
- * create (ops.def has its one-line definition, docs/mir.md the full one):
+/* infer_fused.c - shape and type inference of the fused ops that passes
+ * create: mixc.elementwise (its program's parser is here too, shared with the
+ * backend), and mixc.matmul, the GEMM with a fused epilogue that
+ * passes/sink_transpose.c and passes/fuse_epilogue.c create (ops.def has its
+ * one-line definition, docs/mir.md the full one):
  *
  *   A, B, bias|_, residual|_ -> Y = act(op(A) @ op(B) + bias) + residual
  *
@@ -14,6 +16,7 @@
  * Requires: ir_infer_node's checks (arity, present inputs typed). Dims that
  * are not static (symbols, unknown) are accepted wherever they cannot be
  * proven wrong. */
+#include <stdio.h>
 #include <string.h>
 
 #include "infer.h"
@@ -119,4 +122,112 @@ bool infer_mixc_matmul(ir_ctx *cx, ir_node *n) {
     }
   }
   return ir_infer_set_out(cx, n, 0, a->dtype, r, d);
+}
+
+/* ---- mixc.elementwise ------------------------------------------------------------ */
+
+int ir_ew_op_arity(ir_op op) {
+  switch (op) {
+  case IR_OP_Abs: case IR_OP_Neg: case IR_OP_Exp: case IR_OP_Log: case IR_OP_Sqrt:
+  case IR_OP_Reciprocal: case IR_OP_Relu: case IR_OP_Sigmoid: case IR_OP_Tanh: case IR_OP_Erf:
+  case IR_OP_Floor: case IR_OP_Ceil: case IR_OP_Round: case IR_OP_Sign: case IR_OP_Sin:
+  case IR_OP_Cos: case IR_OP_Tan: case IR_OP_Asin: case IR_OP_Acos: case IR_OP_Atan:
+  case IR_OP_Sinh: case IR_OP_Cosh: case IR_OP_Asinh: case IR_OP_Acosh: case IR_OP_Atanh:
+  case IR_OP_Softsign: case IR_OP_Softplus: case IR_OP_Mish:
+    return 1;
+  case IR_OP_Add: case IR_OP_Sub: case IR_OP_Mul: case IR_OP_Div: case IR_OP_Max: case IR_OP_Min:
+    return 2;
+  default:
+    return 0;
+  }
+}
+
+/* One operand "xI" or "tJ" at *s; -1 if malformed or out of range. */
+static int ew_operand(const char **s, int nin, int step) {
+  while (**s == ' ') (*s)++;
+  char c = **s;
+  if (c != 'x' && c != 't') return -1;
+  (*s)++;
+  if (**s < '0' || **s > '9') return -1;
+  long v = 0;
+  while (**s >= '0' && **s <= '9' && v < 1000) v = v * 10 + (*(*s)++ - '0');
+  if (c == 'x') return v < nin ? (int)v : -1;
+  return v < step ? nin + (int)v : -1;
+}
+
+int ir_ew_parse(const char *prog, int nin, ir_ew_step *steps, char *err, size_t errlen) {
+  const char *s = prog ? prog : "";
+  int n = 0;
+  for (;;) {
+    while (*s == ' ') s++;
+    if (n == IR_EW_MAX_STEPS) {
+      snprintf(err, errlen, "more than %d steps", IR_EW_MAX_STEPS);
+      return -1;
+    }
+    char name[32];
+    int len = 0;
+    while ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')) {
+      if (len < 31) name[len] = *s;
+      len++, s++;
+    }
+    name[len < 31 ? len : 31] = 0;
+    int op = len && len < 31 ? ir_op_lookup("", name) : -1;
+    int arity = op >= 0 ? ir_ew_op_arity((ir_op)op) : 0;
+    if (!arity) {
+      snprintf(err, errlen, "step %d: '%s' is not an op a program may hold", n, name);
+      return -1;
+    }
+    steps[n].op = (ir_op)op;
+    steps[n].a = ew_operand(&s, nin, n);
+    steps[n].b = arity == 2 ? ew_operand(&s, nin, n) : -1;
+    if (steps[n].a < 0 || (arity == 2 && steps[n].b < 0)) {
+      snprintf(err, errlen, "step %d (%s): operands must be x0..x%d or t0..t%d", n, name, nin - 1,
+               n - 1);
+      return -1;
+    }
+    n++;
+    while (*s == ' ') s++;
+    if (!*s) return n;
+    if (*s++ != ';') {
+      snprintf(err, errlen, "step %d: expected ';' or the end", n - 1);
+      return -1;
+    }
+  }
+}
+
+bool infer_mixc_elementwise(ir_ctx *cx, ir_node *n) {
+  const ir_type *y = NULL;
+  for (int i = 0; i < n->nin; i++) {
+    const ir_type *t = in_type(n, i);
+    if (!t) {
+      ir_error_in(cx->d, n, i, "mixc.elementwise inputs may not be omitted");
+      return false;
+    }
+    if (t->dtype != IR_F32) {
+      ir_error_in(cx->d, n, i, "mixc.elementwise supports f32, got %s", ir_dtype_name(t->dtype));
+      return false;
+    }
+    bool one = t->rank >= 0;
+    for (int d = 0; one && d < t->rank; d++) one = ir_dim_static(t->dims[d]) && t->dims[d].v == 1;
+    if (one) continue;
+    if (!y) {
+      y = t;
+      continue;
+    }
+    bool same = t->rank == y->rank;
+    for (int d = 0; same && d < t->rank; d++) same = dim_fits(t->dims[d], y->dims[d]);
+    if (!same) {
+      ir_error_in(cx->d, n, i, "mixc.elementwise input %s is neither the output's shape %s nor "
+                  "one element", ir_dims_str(cx, t->rank, t->dims), ir_dims_str(cx, y->rank, y->dims));
+      return false;
+    }
+  }
+  ir_ew_step steps[IR_EW_MAX_STEPS];
+  char err[160];
+  if (ir_ew_parse(ir_attr_str(n, "program", ""), n->nin, steps, err, sizeof err) < 0) {
+    ir_error(cx->d, n, "mixc.elementwise program: %s", err);
+    return false;
+  }
+  if (!y) y = in_type(n, 0); /* every input has one element */
+  return ir_infer_set_out(cx, n, 0, IR_F32, y->rank, y->dims);
 }

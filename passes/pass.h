@@ -44,6 +44,7 @@ bool pass_raise_gelu(ir_ctx *cx);
 bool pass_sink_transpose(ir_ctx *cx);
 bool pass_patchify(ir_ctx *cx);
 bool pass_fuse_epilogue(ir_ctx *cx);
+bool pass_fuse_elementwise(ir_ctx *cx);
 bool pass_dce(ir_ctx *cx);
 
 #endif

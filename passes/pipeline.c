@@ -18,6 +18,7 @@ const pass_info pass_pipeline[] = {
     {"sink-transpose", "token mixing as a left multiplication: mixc.matmul, no Transpose", pass_sink_transpose},
     {"patchify", "a patch-embedding Conv (stride = kernel) and its Transpose as one token-major mixc.matmul", pass_patchify},
     {"fuse-epilogue", "fuse bias, activation and residual Adds into mixc.matmul", pass_fuse_epilogue},
+    {"fuse-elementwise", "chains of f32 elementwise ops as one mixc.elementwise loop", pass_fuse_elementwise},
     {"dce", "remove nodes and constants whose results are never used", pass_dce},
 };
 const int pass_count = (int)(sizeof pass_pipeline / sizeof *pass_pipeline);

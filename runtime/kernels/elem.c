@@ -433,6 +433,52 @@ DEF_BINARY(u32, uint32_t, CASES_UINT)
 DEF_BINARY(u64, uint64_t, CASES_UINT)
 DEF_BINARY(bool, uint8_t, CASES_BOOL)
 
+/* ---- mixc.elementwise: a chain of f32 ops in one loop ------------------------------------- */
+/* The chain runs over EW_CHUNK elements at a time, each step through the row
+ * function its separate op uses (unary_vec_f32 / unary_scalar_f32,
+ * binrow_vec_f32 / binrow_f32), so every element gets the same bits as from the
+ * separate ops; the steps' values stay in a stack buffer in L1. */
+enum { EW_CHUNK = 256 };
+typedef struct ew_job {
+  const elem_ew_params *p;
+  void *const *bufs;
+} ew_job;
+
+static void ew_range(void *arg, int64_t lo, int64_t hi) {
+  const ew_job *j = arg;
+  const elem_ew_params *p = j->p;
+  _Alignas(64) float tmp[EW_MAX_STEPS][EW_CHUNK];
+  float *y = j->bufs[p->nin];
+  for (int64_t c0 = lo; c0 < hi; c0 += EW_CHUNK) {
+    int64_t len = hi - c0 < EW_CHUNK ? hi - c0 : EW_CHUNK;
+    for (int s = 0; s < p->nsteps; s++) {
+      float *dst = s == p->nsteps - 1 ? y + c0 : tmp[s];
+      const float *src[2];
+      int64_t str[2];
+      for (int k = 0; k < 2; k++) {
+        int r = k ? p->b[s] : p->a[s];
+        if (r < 0) continue;
+        int in = r < p->nin, sc = in && p->scalar[r];
+        src[k] = in ? (const float *)j->bufs[r] + (sc ? 0 : c0) : tmp[r - p->nin];
+        str[k] = !sc;
+      }
+      if (p->kind[s] == EW_UNARY) {
+        elem_unary_params up = {.op = p->op[s], .n = str[0] ? len : 1};
+        if (!unary_vec_f32(&up, src[0], dst, up.n)) unary_scalar_f32(&up, src[0], dst, up.n);
+        for (int64_t i = 1; !str[0] && i < len; i++) dst[i] = dst[0]; /* of a scalar input */
+      } else if (!binrow_vec_f32(p->op[s], dst, src[0], src[1], len, str[0], str[1])) {
+        binrow_f32(p->op[s], dst, src[0], src[1], len, str[0], str[1]);
+      }
+    }
+  }
+}
+
+KERNEL(mixc_k_elementwise_f32) {
+  const elem_ew_params *p = params;
+  ew_job j = {p, bufs};
+  rt_parallel_range(ctx, p->n, RT_GRAIN, ew_range, &j);
+}
+
 /* ---- Pow ------------------------------------------------------------------------------------ */
 /* The exponent, of any numeric dtype, as double. */
 static inline double load_num(const void *p, int dt, int64_t i) {

@@ -61,6 +61,16 @@ typedef struct elem_binary_params {
   elem_bcast b;      /* operands 0 (A) and 1 (B) */
 } elem_binary_params;
 
+/* ---- mixc.elementwise: mixc_k_elementwise_f32, bufs {x0..x(nin-1), y} ----------- */
+enum { EW_MAX_IN = 8, EW_MAX_STEPS = 16, EW_UNARY = 1, EW_BINARY = 2 };
+typedef struct elem_ew_params {
+  int64_t n;                                    /* output elements */
+  int32_t nin, nsteps;
+  int32_t scalar[EW_MAX_IN];                    /* input i has one element, read at stride 0 */
+  int32_t kind[EW_MAX_STEPS], op[EW_MAX_STEPS]; /* EW_UNARY with EU_*, EW_BINARY with EB_* */
+  int32_t a[EW_MAX_STEPS], b[EW_MAX_STEPS];     /* operands: input i < nin, or step nin + j */
+} elem_ew_params;
+
 /* ---- Pow: mixc_k_pow_<base dt> (f32 f64 i32 i64), exponent of any numeric dtype -- */
 enum { EP_GENERAL, EP_ONE, EP_SQUARE, EP_CUBE }; /* constant scalar exponent 1, 2, 3 */
 typedef struct elem_pow_params {

@@ -27,6 +27,16 @@ saying why.
     check_run.py views-check DIR OUT_DIR PROFILE
         OUT_DIR's outputs equal DIR's want_*.npy bit for bit, and the profile
         has a call for the two views that are model outputs and for no other.
+    check_run.py chain-model DIR
+        DIR/fused.onnx: a chain of f32 elementwise ops (vector and libm unary
+        ops, Add/Sub/Mul/Div/Max/Min, a scalar constant and a [1] input) on
+        3x7000 elements (several pool pieces, a partial last chunk);
+        DIR/unfused.onnx: the same with every intermediate a model output too,
+        so that nothing fuses; inputs DIR/{x,z,s}.npy and numpy's y in
+        DIR/want_y.npy.
+    check_run.py chain-check DIR FUSED_OUT UNFUSED_OUT
+        y is bit-identical fused and unfused, and within 1e-5 (relative to
+        max(1, |want|)) of numpy's.
     check_run.py gather-model OUT.onnx NAME
         a Gather model (data f32[4,3], idx i64[2] -> y) whose node is named
         NAME ("" for none; "\\n" and "\\xff" escapes are decoded, so names can
@@ -218,6 +228,57 @@ def views_check(d, out, prof):
         fail("%s: %d calls for views (%s), want 2 (the two model outputs)" % (prof, n, cats))
 
 
+CHAIN = [("Mul", "x", "h", "a"), ("Erf", "a", None, "b"), ("Add", "b", "z", "c"),
+         ("Mul", "c", "s", "d"), ("Sin", "d", None, "e"), ("Max", "e", "z", "f"),
+         ("Sigmoid", "f", None, "g"), ("Div", "g", "x", "i"), ("Tanh", "i", None, "j"),
+         ("Min", "j", "s", "k"), ("Sub", "k", "x", "l"), ("Exp", "l", None, "y")]
+
+
+def chain_model(d):
+    from onnx import TensorProto as TP
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+    os.makedirs(d, exist_ok=True)
+    shape = [3, 7000]
+    for fused in (True, False):
+        nodes = [h.make_node(op, [a] + ([b] if b else []), [o]) for op, a, b, o in CHAIN]
+        outs = [h.make_tensor_value_info("y", TP.FLOAT, shape)]
+        if not fused:
+            outs += [h.make_tensor_value_info(o, TP.FLOAT, shape) for _, _, _, o in CHAIN[:-1]]
+        g = h.make_graph(nodes, "chain", [h.make_tensor_value_info("x", TP.FLOAT, shape),
+                                          h.make_tensor_value_info("z", TP.FLOAT, shape),
+                                          h.make_tensor_value_info("s", TP.FLOAT, [1])],
+                         outs, [nh.from_array(np.array(0.5, dtype=np.float32), "h")])
+        m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+        m.ir_version = 8
+        with open(os.path.join(d, "fused.onnx" if fused else "unfused.onnx"), "wb") as f:
+            f.write(m.SerializeToString())
+    rng = np.random.default_rng(7)
+    v = {"x": rng.uniform(0.5, 2.0, shape).astype(np.float32),
+         "z": rng.standard_normal(shape).astype(np.float32),
+         "s": np.array([0.75], dtype=np.float32), "h": np.float32(0.5)}
+    for k in ("x", "z", "s"):
+        np.save(os.path.join(d, k + ".npy"), v[k])
+    from math import erf
+    f64 = {k: np.asarray(a, dtype=np.float64) for k, a in v.items()}
+    fn = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide,
+          "Max": np.maximum, "Min": np.minimum, "Sin": np.sin, "Exp": np.exp, "Tanh": np.tanh,
+          "Sigmoid": lambda t: 1 / (1 + np.exp(-t)), "Erf": np.vectorize(erf)}
+    for op, a, b, o in CHAIN:
+        f64[o] = fn[op](f64[a], f64[b]) if b else fn[op](f64[a])
+    np.save(os.path.join(d, "want_y.npy"), f64["y"])
+
+
+def chain_check(d, fused, unfused):
+    a, b = np.load(os.path.join(fused, "y.npy")), np.load(os.path.join(unfused, "y.npy"))
+    if a.shape != b.shape or a.tobytes() != b.tobytes():
+        fail("fused and unfused y differ in %d elements" % int(np.sum(a != b)))
+    want = np.load(os.path.join(d, "want_y.npy"))
+    err = np.max(np.abs(a - want) / np.maximum(1, np.abs(want)))
+    if not err <= 1e-5:
+        fail("y is %.3g from numpy's (relative), over 1e-5" % err)
+
+
 def gather_model(out, name):
     from onnx import TensorProto as TP
     from onnx import helper as h
@@ -274,6 +335,10 @@ if __name__ == "__main__":
         views_model(sys.argv[2])
     elif cmd == "views-check":
         views_check(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "chain-model":
+        chain_model(sys.argv[2])
+    elif cmd == "chain-check":
+        chain_check(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "gather-model":
         gather_model(sys.argv[2], sys.argv[3])
     else:

@@ -3,7 +3,8 @@
 # time: --threads (outputs bit-identical for 1, 2, 3 threads and the default,
 # JIT, --interp and executable), --profile (valid Chrome trace JSON with one
 # event per kernel call, the same calls from all three, --bench counted,
-# hostile node names escaped), views without copies, --stats (per-layer invariant and a numpy
+# hostile node names escaped), views without copies, fused elementwise chains
+# bit-identical to the separate ops, --stats (per-layer invariant and a numpy
 # recomputation of the routing, tests/cli/check_run.py) and run-time data
 # errors (`error: node 'NAME' (OP): MESSAGE`, exit 1).
 set -u
@@ -64,6 +65,19 @@ for how in jit interp; do
   expect_exit 0 "views: run ($how)" "$MIXC" run "$V/model.onnx" --input "x=$V/x.npy" --output-dir "$V/$how" --profile "$V/$how.json" "${fl[@]}"
   r=$("${CHECK[@]}" views-check "$V" "$V/$how" "$V/$how.json") && ok || bad "views ($how): $r"
 done
+
+# ---- mixc.elementwise: one loop, the bits of the separate ops ---------------------------------
+C=$TMP/chain; "${CHECK[@]}" chain-model "$C" || bad "chain-model"
+"$MIXC" dump "$C/fused.onnx" | grep -q 'mixc.elementwise' && ok || bad "chain: fused.onnx has no mixc.elementwise"
+"$MIXC" dump "$C/unfused.onnx" | grep -q 'mixc.elementwise' && bad "chain: unfused.onnx fused" || ok
+CIN=(--input "x=$C/x.npy" --input "z=$C/z.npy" --input "s=$C/s.npy")
+expect_exit 0 "chain: run unfused" "$MIXC" run "$C/unfused.onnx" "${CIN[@]}" --output-dir "$C/unfused"
+for t in 1 2 3; do
+  expect_exit 0 "chain: run fused --threads $t" "$MIXC" run "$C/fused.onnx" "${CIN[@]}" --output-dir "$C/fused$t" --threads $t
+  r=$("${CHECK[@]}" chain-check "$C" "$C/fused$t" "$C/unfused") && ok || bad "chain --threads $t: $r"
+done
+expect_exit 0 "chain: run fused --interp" "$MIXC" run "$C/fused.onnx" "${CIN[@]}" --output-dir "$C/fusedi" --interp
+r=$("${CHECK[@]}" chain-check "$C" "$C/fusedi" "$C/unfused") && ok || bad "chain --interp: $r"
 
 # ---- --stats -------------------------------------------------------------------------------
 S=$TMP/stats; mkdir -p "$S"
