@@ -453,8 +453,8 @@ static void ew_range(void *arg, int64_t lo, int64_t hi) {
     int64_t len = hi - c0 < EW_CHUNK ? hi - c0 : EW_CHUNK;
     for (int s = 0; s < p->nsteps; s++) {
       float *dst = s == p->nsteps - 1 ? y + c0 : tmp[s];
-      const float *src[2];
-      int64_t str[2];
+      const float *src[2] = {NULL, NULL};
+      int64_t str[2] = {1, 1};
       for (int k = 0; k < 2; k++) {
         int r = k ? p->b[s] : p->a[s];
         if (r < 0) continue;
