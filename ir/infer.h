@@ -53,6 +53,9 @@ typedef struct ir_ew_step {
   int a, b;
 } ir_ew_step;
 int ir_ew_op_arity(ir_op op);
+/* t has a known rank and every dim is a static 1: an input mixc.elementwise
+ * broadcasts. */
+bool ir_ew_one_element(const ir_type *t);
 int ir_ew_parse(const char *prog, int nin, ir_ew_step *steps, char *err, size_t errlen);
 
 /* axis in [-rank, rank) normalized to [0, rank); -1 if out of range. */

@@ -142,6 +142,13 @@ int ir_ew_op_arity(ir_op op) {
   }
 }
 
+bool ir_ew_one_element(const ir_type *t) {
+  if (t->rank < 0) return false;
+  for (int d = 0; d < t->rank; d++)
+    if (!ir_dim_static(t->dims[d]) || t->dims[d].v != 1) return false;
+  return true;
+}
+
 /* One operand "xI" or "tJ" at *s; -1 if malformed or out of range. */
 static int ew_operand(const char **s, int nin, int step) {
   while (**s == ' ') (*s)++;
@@ -207,9 +214,7 @@ bool infer_mixc_elementwise(ir_ctx *cx, ir_node *n) {
       ir_error_in(cx->d, n, i, "mixc.elementwise supports f32, got %s", ir_dtype_name(t->dtype));
       return false;
     }
-    bool one = t->rank >= 0;
-    for (int d = 0; one && d < t->rank; d++) one = ir_dim_static(t->dims[d]) && t->dims[d].v == 1;
-    if (one) continue;
+    if (ir_ew_one_element(t)) continue;
     if (!y) {
       y = t;
       continue;

@@ -23,13 +23,6 @@
 
 enum { EW_MAX_IN = 8 };
 
-static bool one_element(const ir_type *t) {
-  if (t->rank < 0) return false;
-  for (int d = 0; d < t->rank; d++)
-    if (!ir_dim_static(t->dims[d]) || t->dims[d].v != 1) return false;
-  return true;
-}
-
 /* n may be a member of a group whose output has n's output type. */
 static bool member_ok(const ir_node *n) {
   if (n->dead || !ir_ew_op_arity(n->op) || n->nout != 1 || !n->out[0] ||
@@ -38,15 +31,9 @@ static bool member_ok(const ir_node *n) {
   for (int i = 0; i < n->nin; i++) {
     const ir_type *t = n->in[i] ? &n->in[i]->type : NULL;
     if (!t || t->dtype != IR_F32) return false;
-    if (!one_element(t) && !pass_same_shape(t, &n->out[0]->type)) return false;
+    if (!ir_ew_one_element(t) && !pass_same_shape(t, &n->out[0]->type)) return false;
   }
   return true;
-}
-
-static bool is_graph_output(const ir_graph *g, const ir_value *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  return false;
 }
 
 /* Replaces the group of members pos[0..n) (topological order, the root last)
@@ -108,10 +95,9 @@ bool pass_fuse_elementwise(ir_ctx *cx) {
     root[i] = i, size[i] = 0;
     if (!member_ok(n)) continue;
     size[i] = 1;
-    ir_node *u = pass_only_user(g, n->out[0]);
+    ir_node *u = pass_only_user(g, n->out[0]); /* NULL for a graph output */
     int up = u ? pass_node_pos(g, u) : -1;
-    if (up > i && size[up] && !is_graph_output(g, n->out[0]) &&
-        pass_same_shape(&n->out[0]->type, &u->out[0]->type)) {
+    if (up > i && size[up] && pass_same_shape(&n->out[0]->type, &u->out[0]->type)) {
       root[i] = root[up];
       size[root[i]]++;
     }
