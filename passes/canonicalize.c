@@ -7,7 +7,7 @@
  * by renaming nothing: the graph output list points at the node's input
  * instead, except when that input is itself a graph input or output (then the
  * node stays, since ONNX outputs must be distinct values with their names). */
-#include "pass.h"
+#include "match.h"
 
 static bool dropout_is_noop(const ir_graph *g, const ir_node *n) {
   if (n->nout > 1 && n->out[1] && ir_count_uses(g, n->out[1])) return false;
@@ -19,12 +19,6 @@ static bool dropout_is_noop(const ir_graph *g, const ir_node *n) {
   return true;
 }
 
-static bool is_graph_output(const ir_graph *g, const ir_value *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  return false;
-}
-
 bool pass_canonicalize(ir_ctx *cx) {
   ir_graph *g = cx->g;
   bool changed = false;
@@ -33,9 +27,9 @@ bool pass_canonicalize(ir_ctx *cx) {
     bool noop = n->op == IR_OP_Identity || (n->op == IR_OP_Dropout && dropout_is_noop(g, n));
     if (!noop || !n->in[0]) continue;
     ir_value *src = n->in[0], *dst = n->out[0];
-    if (is_graph_output(g, dst) && (src->is_input || src->konst || is_graph_output(g, src)))
+    if (pass_is_graph_output(g, dst) && (src->is_input || src->konst || pass_is_graph_output(g, src)))
       continue;
-    if (is_graph_output(g, dst)) { /* keep the user's output name on the value */
+    if (pass_is_graph_output(g, dst)) { /* keep the user's output name on the value */
       const char *name = dst->name;
       dst->name = src->name;
       src->name = name;

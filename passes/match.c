@@ -6,11 +6,16 @@
 #include <math.h>
 #include <string.h>
 
+bool pass_is_graph_output(const ir_graph *g, const ir_value *v) {
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == v) return true;
+  return false;
+}
+
 ir_node *pass_only_user(const ir_graph *g, const ir_value *v) {
   ir_node *user = NULL;
   int uses = 0;
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return NULL;
+  if (pass_is_graph_output(g, v)) return NULL;
   for (int i = 0; i < g->nnodes && uses < 2; i++) {
     ir_node *n = g->nodes[i];
     if (n->dead) continue;

@@ -134,12 +134,6 @@ static bool walk(const ir_graph *g, ir_node *t1, step *chain, int *nsteps, ir_no
   }
 }
 
-static bool is_graph_output(const ir_graph *g, const ir_value *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  return false;
-}
-
 static void rewrite(ir_ctx *cx, ir_node *t1, step *chain, int nsteps, ir_node *t2) {
   ir_graph *g = cx->g;
   ir_value *x = t1->in[0];
@@ -192,7 +186,7 @@ static void rewrite(ir_ctx *cx, ir_node *t1, step *chain, int nsteps, ir_node *t
   }
   /* T2(pending) = p: T2's users read p; T2's output name stays the user's */
   ir_value *y = t2->out[0];
-  if (is_graph_output(g, y)) {
+  if (pass_is_graph_output(g, y)) {
     const char *name = y->name;
     y->name = p->name;
     p->name = name;
@@ -214,8 +208,8 @@ bool pass_sink_transpose(ir_ctx *cx) {
     if (!walk(g, t1, chain, &nsteps, &t2)) continue;
     ir_value *x = t1->in[0];
     /* T(T(x)) as a graph output, x an input or constant: a copy must stay */
-    if (!nsteps && is_graph_output(g, t2->out[0]) &&
-        (x->is_input || x->konst || is_graph_output(g, x)))
+    if (!nsteps && pass_is_graph_output(g, t2->out[0]) &&
+        (x->is_input || x->konst || pass_is_graph_output(g, x)))
       continue;
     rewrite(cx, t1, chain, nsteps, t2);
     changed = true;
