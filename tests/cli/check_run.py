@@ -177,6 +177,19 @@ def stats(model_dir, out_file):
                  % (L["name"], got.tolist(), chose.tolist(), L["over"]))
 
 
+def _model(g):
+    """An opset-17, IR-version-8 model of graph g (what mixc's tests export)."""
+    from onnx import helper as h
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def _save(m, path):
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+
+
 def views_model(d):
     from onnx import TensorProto as TP
     from onnx import helper as h
@@ -203,11 +216,8 @@ def views_model(d):
                      [h.make_tensor_value_info("y", TP.FLOAT, [1, 24]),
                       h.make_tensor_value_info("y2", TP.FLOAT, [24]),
                       h.make_tensor_value_info("y3", TP.FLOAT, [2, 3, 4])], inits)
-    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
-    m.ir_version = 8
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "model.onnx"), "wb") as f:
-        f.write(m.SerializeToString())
+    _save(_model(g), os.path.join(d, "model.onnx"))
     x = (np.arange(24, dtype=np.float32) - 11.5).reshape(2, 3, 4) * np.float32(0.37)
     np.save(os.path.join(d, "x.npy"), x)
     a = np.maximum(x.reshape(6, 4), np.float32(0))
@@ -249,10 +259,7 @@ def chain_model(d):
                                           h.make_tensor_value_info("z", TP.FLOAT, shape),
                                           h.make_tensor_value_info("s", TP.FLOAT, [1])],
                          outs, [nh.from_array(np.array(0.5, dtype=np.float32), "h")])
-        m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
-        m.ir_version = 8
-        with open(os.path.join(d, "fused.onnx" if fused else "unfused.onnx"), "wb") as f:
-            f.write(m.SerializeToString())
+        _save(_model(g), os.path.join(d, "fused.onnx" if fused else "unfused.onnx"))
     rng = np.random.default_rng(7)
     v = {"x": rng.uniform(0.5, 2.0, shape).astype(np.float32),
          "z": rng.standard_normal(shape).astype(np.float32),
@@ -289,8 +296,7 @@ def gather_model(out, name):
                      [h.make_tensor_value_info("data", TP.FLOAT, [4, 3]),
                       h.make_tensor_value_info("idx", TP.INT64, [2])],
                      [h.make_tensor_value_info("y", TP.FLOAT, [2, 3])])
-    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
-    m.ir_version = 8
+    m = _model(g)
     # protobuf refuses invalid UTF-8 in a string field: splice the raw bytes in.
     raw = _replace_string(m, ph, raw_name) if raw_name else m.SerializeToString()
     with open(out, "wb") as f:
