@@ -1,7 +1,8 @@
 /* lower_moe.c - lowering of mixc.moe (the fused routed MoE layer raised by
  * passes/raise_moe.c) to mixc_k_moe_f32 (runtime/kernels/moe.c). The node's
  * operands map one to one onto the kernel's bufs: x, W_g, router bias|NULL,
- * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, y, scratch.
+ * fc1, fc1 bias|NULL, fc2, fc2 bias|NULL, [residual|NULL,] y, scratch (the
+ * kernel's `residual` flag says whether the node has the eighth input).
  *
  * With granularity "image", x may be (B,S,d): the kernel sees rows = B*S and
  * group = S. With rows_transposed, x is (B,d,T): the kernel sees rows = B*T
@@ -80,9 +81,10 @@ bool lower_mixc_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
              (long long)p.cap, (long long)p.k, (long long)p.rows);
     return false;
   }
-  int64_t need = mixc_moe_scratch_bytes(p.rows / p.group, p.d, p.h, p.E, p.k);
+  int64_t need = mixc_moe_scratch_bytes(p.rows / p.group, p.group, p.d, p.h, p.E, p.k);
   if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
     MIXC_BUG("mixc.moe scratch is not %lld bytes", (long long)need);
+  p.residual = n->nin > 7;
   p.w1_packed = lower_gemm_pack_experts(lc, call, 3, p.E, p.d, p.h);
   p.w2_packed = lower_gemm_pack_experts(lc, call, 5, p.E, p.h, p.d);
   lower_set_params(lc, call, "mixc_k_moe_f32", &p, sizeof p);

@@ -2,10 +2,11 @@
  * layer that passes/raise_moe.c creates (its semantics: runtime/kernels/moe.c).
  *
  * Inputs: x (rows,d) f32, W_g (d,E), router bias (E) or omitted, fc1 (E,d,h),
- * fc1 bias (E,h) or omitted, fc2 (E,h,d), fc2 bias (E,d) or omitted. Outputs:
+ * fc1 bias (E,h) or omitted, fc2 (E,h,d), fc2 bias (E,d) or omitted, and
+ * optionally a residual of x's type, added to y (fuse-epilogue). Outputs:
  * y (rows,d) with x's dtype, and scratch u8[B], the kernel's working memory,
  * consumed by no node: giving it a value lets the backend's arena planner
- * allot it like any intermediate. B = mixc_moe_scratch_bytes(rows,d,h,E,k)
+ * allot it like any intermediate. B = mixc_moe_scratch_bytes(rows/group,group,d,h,E,k)
  * (runtime/kernels/moe.h, shared with the kernel); unknown while rows is not
  * static (it becomes static when the backend binds the symbolic dims).
  *
@@ -163,10 +164,21 @@ bool infer_mixc_moe(ir_ctx *cx, ir_node *n) {
     ir_error(cx->d, n, "mixc.moe k=%lld must be in 1..%lld", (long long)k, (long long)E.v);
     return false;
   }
+  const ir_type *res = in_type(n, 7);
+  if (res && (res->dtype != x->dtype || res->rank != x->rank)) {
+    ir_error_in(cx->d, n, 7, "mixc.moe residual must have x's type");
+    return false;
+  }
+  for (int i = 0; res && i < x->rank; i++)
+    if (!dim_is(res->dims[i], x->dims[i])) {
+      ir_error_in(cx->d, n, 7, "mixc.moe residual dim %d is %lld, expected %lld as in x", i,
+                  (long long)res->dims[i].v, (long long)x->dims[i].v);
+      return false;
+    }
   if (!set_type(cx, n, 0, x->dtype, x->rank, x->dims)) return false;
   ir_dim sb = {-1, NULL};
   if (ir_dim_static(rows) && ir_dim_static(d) && ir_dim_static(h) && ir_dim_static(E))
-    sb.v = mixc_moe_scratch_bytes(rows.v / group, d.v, h.v, E.v, k);
+    sb.v = mixc_moe_scratch_bytes(rows.v / group, group, d.v, h.v, E.v, k);
   return set_type(cx, n, 1, IR_U8, 1, &sb);
 }
 

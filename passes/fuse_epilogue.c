@@ -10,9 +10,18 @@
  *                                         gelu_tanh), Relu, Sigmoid, and
  *                                         Mul(Y, Sigmoid(Y)) -> silu
  *   Y = Add(Y, R) (either order)          R of exactly Y's shape -> residual
+ *   or W = Add(Reshape(Y), R)             R of W's shape, Y's static: R is
+ *                                         viewed with Y's shape (a new
+ *                                         Reshape) and the Reshape of Y gives W
  *
  * giving mixc.matmul(A, B, bias|_, R) {act, bias_axis}, each stage optional
- * but in this order (the epilogue computes act(v + bias) + residual). A
+ * but in this order (the epilogue computes act(v + bias) + residual). And
+ *
+ *   Y = mixc.moe(...) {k = 1}; Y = Add(Y, R) (either order), R of Y's shape
+ *
+ * gives mixc.moe(..., R): the kernel starts each row's sum at R instead of
+ * zero, so a row is R + g * expert(x) in one addition, the Add's bits (with
+ * k > 1 the sum would round in another order, so those stay unfused). A
  * MatMul or Gemm becomes a mixc.matmul only when something fuses into it; a
  * Gemm only with alpha=1 and no C or a 1-D C of length n with beta=1 (its
  * bias; transA/transB become trans_a/trans_b); a MatMul with a 1-D operand
@@ -28,9 +37,10 @@
  *
  * Requires: topological order, types inferred, constants folded; after
  * raise-gelu (a decomposed GELU is not an activation here) and
- * sink-transpose (which makes the token-mixing mixc.matmul nodes). Establishes:
- * no Add/activation that could fuse follows a matrix product; dead nodes are
- * gone. */
+ * sink-transpose (which makes the token-mixing mixc.matmul nodes), and after
+ * raise-moe and strided-moe (which make and place mixc.moe). Establishes: no
+ * Add/activation that could fuse follows a matrix product or a top-1
+ * mixc.moe; dead nodes are gone. */
 #include "match.h"
 
 #include <string.h>
@@ -102,6 +112,7 @@ static int64_t bias_len(const ir_value *c, const ir_value *y, int *axis) {
 typedef struct fuse_step {
   ir_node *last;         /* the last node fused; its output is the new y */
   ir_node *extra;        /* silu: the Sigmoid */
+  ir_node *view;         /* residual: the Reshape between y and the Add, or NULL */
   ir_value *bias, *res;
   int bias_axis;
   const char *act;
@@ -164,6 +175,15 @@ static bool next_act(ir_ctx *cx, ir_value *y, fuse_step *s) {
 
 static bool next_res(ir_ctx *cx, ir_value *y, fuse_step *s) {
   ir_node *u = pass_only_user(cx->g, y);
+  if (u && u->op == IR_OP_Reshape && u->in[0] == y && !s->view) { /* Add(Reshape(y), R) */
+    const ir_type *t = &y->type;
+    for (int i = 0; i < t->rank; i++)
+      if (!ir_dim_static(t->dims[i]) || t->dims[i].v < 1) return false;
+    s->view = u;
+    if (next_res(cx, u->out[0], s)) return true;
+    s->view = NULL;
+    return false;
+  }
   if (!u || u->op != IR_OP_Add || u->in[0] == u->in[1]) return false;
   ir_value *r = u->in[0] == y ? u->in[1] : u->in[0];
   if (r->type.dtype != y->type.dtype || !pass_same_shape(&r->type, &y->type) ||
@@ -187,6 +207,37 @@ static void set_int(ir_graph *g, ir_node *n, const char *name, int64_t v) {
   if (!a) a = ir_attr_add(g, n, name, IR_ATTR_INT);
   a->kind = IR_ATTR_INT;
   a->i = v;
+}
+
+/* R (of the Add's shape) viewed with y's static shape: a new Reshape placed
+ * just before the Add. */
+static ir_value *residual_view(ir_ctx *cx, ir_value *r, const ir_value *y, const ir_node *add) {
+  ir_graph *g = cx->g;
+  int64_t dims[IR_MAX_RANK];
+  for (int i = 0; i < y->type.rank; i++) dims[i] = y->type.dims[i].v;
+  ir_tensor *t = ir_tensor_vec_i64(g->arena, y->type.rank, dims);
+  ir_value *shape = ir_const_new(g, ir_sprintf(g->arena, "%s.residual_shape", add->name), t);
+  t->name = shape->name;
+  ir_node *rs = ir_node_new(g, IR_OP_Reshape, ir_sprintf(g->arena, "%s/residual", add->name), 2, 1);
+  rs->in[0] = r, rs->in[1] = shape;
+  rs->out[0] = ir_value_new(g, rs->name, (ir_type){IR_UNDEF, -1, NULL});
+  rs->out[0]->def = rs;
+  ir_node_append(g, rs);
+  pass_move_before(g, rs, add);
+  pass_reinfer(cx, rs);
+  return rs->out[0];
+}
+
+/* n gives the value of `last` (the last node fused into it, now dead) and
+ * takes its place in the order, after every input n gained is defined. */
+static void take_place(ir_ctx *cx, ir_node *n, ir_node *last) {
+  ir_value *y = last->out[0];
+  pass_move_before(cx->g, n, last); /* last is dropped by ir_graph_compact */
+  last->dead = true;
+  n->out[0] = y;
+  y->def = n;
+  y->def_index = 0;
+  pass_reinfer(cx, n);
 }
 
 /* Fuses what follows n; true if anything did. */
@@ -213,11 +264,15 @@ static bool fuse(ir_ctx *cx, ir_node *n) {
     last = s.last, last->dead = true, y = last->out[0];
   }
   memset(&s, 0, sizeof s);
+  ir_node *view = NULL, *res_add = NULL;
   if (!has_res && next_res(cx, y, &s)) {
     in[3] = s.res, has_res = true;
-    last = s.last, last->dead = true, y = last->out[0];
+    if (s.view) /* R is viewed with y's shape; the Reshape moves after n */
+      view = s.view, res_add = s.last, in[3] = residual_view(cx, s.res, y, res_add);
+    else
+      last = s.last, last->dead = true, y = last->out[0];
   }
-  if (!last) return false;
+  if (!last && !view) return false;
 
   if (n->op == IR_OP_MatMul || n->op == IR_OP_Gemm) {
     int64_t ta = n->op == IR_OP_Gemm ? ir_attr_int(n, "transA", 0) != 0 : 0;
@@ -232,16 +287,31 @@ static bool fuse(ir_ctx *cx, ir_node *n) {
   pass_set_inputs(g, n, in[3] ? 4 : in[2] ? 3 : 2, in);
   if (act) set_str(g, n, "act", act);
   if (bias_axis > 0) set_int(g, n, "bias_axis", bias_axis);
-  /* n gives the last fused value and takes the last fused node's place */
-  int from = pass_node_pos(g, n), to = pass_node_pos(g, last);
-  MIXC_ASSERT(from >= 0 && to > from);
-  g->nodes[from] = last; /* dead, dropped by ir_graph_compact */
-  g->nodes[to] = n;
-  last->dead = true;
-  n->out[0] = y;
-  y->def = n;
-  y->def_index = 0;
-  pass_reinfer(cx, n);
+  if (last) take_place(cx, n, last);
+  if (view) { /* ... y = n(..., R'); w = Reshape(y): the Reshape gives the Add's value */
+    ir_value *w = res_add->out[0];
+    pass_move_before(g, n, res_add);
+    pass_move_before(g, view, res_add);
+    res_add->dead = true;
+    view->out[0] = w;
+    w->def = view;
+    w->def_index = 0;
+    pass_reinfer(cx, n);
+  }
+  return true;
+}
+
+/* A mixc.moe with k = 1, then Add(y, R): R becomes its residual. */
+static bool fuse_moe(ir_ctx *cx, ir_node *n) {
+  if (n->op != IR_OP_MixcMoe || n->nin > 7 || ir_attr_int(n, "k", 0) != 1) return false;
+  fuse_step s;
+  memset(&s, 0, sizeof s);
+  if (!next_res(cx, n->out[0], &s)) return false;
+  ir_value *in[8];
+  for (int i = 0; i < 7; i++) in[i] = i < n->nin ? n->in[i] : NULL;
+  in[7] = s.res;
+  pass_set_inputs(cx->g, n, 8, in);
+  take_place(cx, n, s.last);
   return true;
 }
 
@@ -250,7 +320,7 @@ bool pass_fuse_epilogue(ir_ctx *cx) {
   bool changed = false;
   for (int i = 0; i < g->nnodes; i++) {
     ir_node *n = g->nodes[i];
-    if (!n->dead && fuse(cx, n)) changed = true;
+    if (!n->dead && (fuse(cx, n) || fuse_moe(cx, n))) changed = true;
   }
   if (changed) ir_graph_compact(g);
   return true;

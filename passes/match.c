@@ -94,3 +94,15 @@ int pass_node_pos(const ir_graph *g, const ir_node *n) {
     if (g->nodes[i] == n) return i;
   return -1;
 }
+
+void pass_move_before(ir_graph *g, ir_node *n, const ir_node *anchor) {
+  int from = pass_node_pos(g, n), to = pass_node_pos(g, anchor);
+  MIXC_ASSERT(from >= 0 && to >= 0 && from != to);
+  if (from < to) {
+    memmove(&g->nodes[from], &g->nodes[from + 1], sizeof(ir_node *) * (size_t)(to - 1 - from));
+    g->nodes[to - 1] = n;
+  } else {
+    memmove(&g->nodes[to + 1], &g->nodes[to], sizeof(ir_node *) * (size_t)(from - to));
+    g->nodes[to] = n;
+  }
+}

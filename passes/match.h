@@ -38,5 +38,8 @@ void pass_set_inputs(ir_graph *g, ir_node *n, int nin, ir_value *const *in);
 void pass_reinfer(ir_ctx *cx, ir_node *n);
 /* Position of n in g->nodes, -1 if absent. */
 int pass_node_pos(const ir_graph *g, const ir_node *n);
+/* Moves n to just before anchor in g->nodes (both in it); the other nodes
+ * keep their order. */
+void pass_move_before(ir_graph *g, ir_node *n, const ir_node *anchor);
 
 #endif

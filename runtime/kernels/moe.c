@@ -8,7 +8,9 @@
  *   with a capacity, each expert takes at most `cap` assignments, choice-major
  *   (all first choices in row order, then all second choices...);
  *   y[r] = sum over the kept assignments (r, e, w) of w * expert_e(x[r]),
- *   accumulated in expert index order; zero for rows with none.
+ *   accumulated in expert index order; zero for rows with none. With a
+ *   residual R the sum starts from R[r] instead of zero (with k = 1 that is
+ *   R[r] + w * expert_e(x[r]) in one addition, Add(y, R)'s bits).
  *
  * With group G > 1 (granularity "image", Mobile V-MoE, MODELS.md section 4)
  * the unit of routing is a group of G consecutive rows (one image's tokens):
@@ -31,7 +33,7 @@
  * epilogue by about 10%, which would also have needed a slow store path.)
  *
  * Only the chosen experts run: the rows of each expert are listed first, then
- * its MLP runs on blocks of MIXC_MOE_RB rows as two grouped GEMMs on gemm.h's
+ * its MLP runs on blocks of RB rows (moe.h) as two grouped GEMMs on gemm.h's
  * engine: fc1 gathers the block's rows of x while reading A and applies bias
  * and activation in its epilogue (into the scratch), fc2's epilogue adds the
  * bias, scales by the gate and adds into the rows of y. The experts' weights
@@ -127,10 +129,12 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   const int64_t G = p->group > 0 ? p->group : 1;
   const int64_t rows = p->rows / G, d = p->d, h = p->h, E = p->E, k = p->k; /* rows: groups */
   const int64_t T = p->tcols > 0 && G == 1 ? p->tcols : 0, xs = T > 0 ? T : 1;
+  const int64_t RB = mixc_moe_block_rows(p->rows);
   const float *X = bufs[0], *Wg = bufs[1], *Bg = bufs[2], *W1 = bufs[3], *B1 = bufs[4];
   const float *W2 = bufs[5], *B2 = bufs[6];
-  float *Y = bufs[7];
-  float *s = bufs[8];
+  const float *R = p->residual ? bufs[7] : NULL;
+  float *Y = bufs[p->residual ? 8 : 7];
+  float *s = bufs[p->residual ? 9 : 8];
   const int64_t rk = mixc_moe_w16(rows * k), r16 = mixc_moe_w16(rows);
   float *probs = s;
   s += mixc_moe_w16(E);
@@ -153,12 +157,12 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   float *l_w = s;
   s += rk;
   float *hid = s;
-  s += mixc_moe_w16(MIXC_MOE_RB * h);
+  s += mixc_moe_w16(RB * h);
   float *yrow = s;
 
   /* 1. routing: logits (the gate GEMV, or given), softmax, top-k. With tcols,
    * the GEMV runs on up to cb rows at once, into hid (free until step 4). */
-  const int64_t cb = T > 0 && E > 0 ? (MIXC_MOE_RB * h / E < 64 ? MIXC_MOE_RB * h / E : 64) : 0;
+  const int64_t cb = T > 0 && E > 0 ? (RB * h / E < 64 ? RB * h / E : 64) : 0;
   int64_t c_lo = 0, c_hi = 0; /* rows whose logits are in hid */
   for (int64_t r = 0; r < rows; r++) {
     if (p->logits) { /* precomputed logits: row r of bufs[1], (rows, E) */
@@ -253,7 +257,8 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
    * into y (a list holds each row once, so no two of its rows collide). With
    * tcols, rowid holds element offsets, fc1 reads the block's rows packed
    * into yrow (free until fc2), and fc2 stores into yrow, added into y after. */
-  memset(Y, 0, sizeof(float) * (size_t)(rows * G * d));
+  if (R) memcpy(Y, R, sizeof(float) * (size_t)(rows * G * d));
+  else memset(Y, 0, sizeof(float) * (size_t)(rows * G * d));
   int64_t rowid[MIXC_MOE_RB];
   float gate[MIXC_MOE_RB];
   mixc_gemm_params g1, g2;
@@ -266,8 +271,8 @@ void mixc_k_moe_f32(rt_ctx *ctx, const void *params, void *const *bufs) {
   for (int64_t e = 0; e < E; e++) {
     /* list entries beg..end, each G rows: virtual rows beg*G..end*G */
     int64_t beg = (e ? cnt[e - 1] : 0) * G, end = cnt[e] * G;
-    for (int64_t r0 = beg; r0 < end; r0 += MIXC_MOE_RB) {
-      int64_t nr = end - r0 < MIXC_MOE_RB ? end - r0 : MIXC_MOE_RB;
+    for (int64_t r0 = beg; r0 < end; r0 += RB) {
+      int64_t nr = end - r0 < RB ? end - r0 : RB;
       for (int64_t q = 0; q < nr; q++) {
         int64_t v = r0 + q;
         rowid[q] = (int64_t)l_row[v / G] * G + v % G;

@@ -2,8 +2,9 @@
  * mixc.moe: router GEMV, fp32 softmax, top-k, importance-score dropping,
  * choice-major capacity, and the chosen experts' MLPs, in one call.
  *
- * Requires: kernel.h. The params struct is plain old data (copied verbatim
- * into the generated module). The scratch layout is shared with shape
+ * Requires: kernel.h, gemm.h (blocks of rows are whole A panels). The params
+ * struct is plain old data (copied verbatim into the generated module). The
+ * scratch layout is shared with shape
  * inference (ir/infer_moe.c), which sizes the node's second output `scratch`
  * (u8[mixc_moe_scratch_bytes(...)]) so that the arena planner gives the kernel
  * its working memory: the kernel never allocates. */
@@ -13,6 +14,7 @@
 #include <math.h>
 
 #include "data.h"
+#include "gemm.h"
 #include "kernel.h"
 
 /* activation codes (attribute `activation` of mixc.moe and mixc.soft_moe) */
@@ -27,9 +29,10 @@ static inline int32_t mixc_moe_gemm_act(int32_t act) {
 }
 
 /* bufs: x (rows,d), wg (d,E), bg (E)|NULL, w1 (E,d,h), b1 (E,h)|NULL, w2 (E,h,d),
- * b2 (E,d)|NULL, y (rows,d), scratch. With `logits` set, bufs[1] is the router
- * logits (rows,E) instead of wg, bufs[2] is NULL and group is 1. With tcols
- * T > 0, x and y are (rows/T, d, T) (see tcols). */
+ * b2 (E,d)|NULL, [residual (rows,d)|NULL,] y (rows,d), scratch. With `logits`
+ * set, bufs[1] is the router logits (rows,E) instead of wg, bufs[2] is NULL
+ * and group is 1. With tcols T > 0, x, the residual and y are (rows/T, d, T)
+ * (see tcols). */
 typedef struct mixc_moe_fused_params {
   int64_t rows, d, h, E, k;
   int64_t ndrop;      /* rows with the lowest max probability that get no expert */
@@ -42,16 +45,25 @@ typedef struct mixc_moe_fused_params {
   int32_t act, normalize;
   int32_t w1_packed, w2_packed; /* fc1 / fc2 pre-packed per expert (gemm.h's B panels) */
   int32_t logits;     /* 1: routing reads precomputed logits (router "logits") */
-  int32_t pad_;       /* keeps the struct free of implicit padding */
+  int32_t residual;   /* 1: bufs[7] is a residual (rows,d) (or NULL), which y
+                         starts from instead of zero; y and scratch follow it */
 } mixc_moe_fused_params;
 
 /* Rows of an expert's list computed at once: enough that streaming the
- * expert's weights is amortized over many rows. */
-#define MIXC_MOE_RB 128
+ * expert's weights is amortized over many rows (measured on the per-image
+ * model, whose experts take 196 rows an image: 256 beats 128, which streams
+ * every weight twice per image). A layer with fewer rows in all uses blocks
+ * of its row count, rounded up to whole A panels. */
+#define MIXC_MOE_RB 256
+static inline int64_t mixc_moe_block_rows(int64_t rows) {
+  int64_t r = (rows + MIXC_GEMM_MR - 1) / MIXC_GEMM_MR * MIXC_GEMM_MR;
+  return r < MIXC_MOE_RB ? r : MIXC_MOE_RB;
+}
 
 /* Scratch layout, in 4-byte words, each part rounded up to 16 words. `rows`
  * here is the number of routed groups (rows / group), so every routing array
- * is per group; yrow doubles as the group mean while routing.
+ * is per group; yrow doubles as the group mean while routing. RB is
+ * mixc_moe_block_rows(rows * group).
  *   probs   E        one row's probabilities
  *   ch_e    rows*k   chosen experts (int32), choice c of row r at r*k+c
  *   ch_w    rows*k   their gate weights
@@ -70,11 +82,11 @@ typedef struct mixc_moe_fused_params {
  *                    MR-tall panels, gemm.h; RB is a multiple of MR), then fc2's
  *                    output rows, added into y's strided rows afterwards */
 static inline int64_t mixc_moe_w16(int64_t n) { return (n + 15) / 16 * 16; }
-static inline int64_t mixc_moe_scratch_bytes(int64_t rows, int64_t d, int64_t h, int64_t E,
-                                             int64_t k) {
-  int64_t rk = mixc_moe_w16(rows * k), r = mixc_moe_w16(rows);
+static inline int64_t mixc_moe_scratch_bytes(int64_t rows, int64_t group, int64_t d, int64_t h,
+                                             int64_t E, int64_t k) {
+  int64_t rk = mixc_moe_w16(rows * k), r = mixc_moe_w16(rows), rb = mixc_moe_block_rows(rows * group);
   int64_t w = mixc_moe_w16(E) + 2 * rk + 4 * r + mixc_moe_w16(E + 1) + 2 * rk +
-              mixc_moe_w16(MIXC_MOE_RB * h) + mixc_moe_w16(MIXC_MOE_RB * d);
+              mixc_moe_w16(rb * h) + mixc_moe_w16(rb * d);
   return 4 * w;
 }
 

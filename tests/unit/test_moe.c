@@ -146,7 +146,7 @@ static double run_case_y(const moe_case *c, int *served, float *y_out) {
   p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k;
   p.ndrop = c->ndrop, p.cap = c->cap, p.act = c->act, p.normalize = c->normalize;
   p.logits = c->lg != NULL;
-  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, c->d, c->h, c->E, c->k);
+  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, 1, c->d, c->h, c->E, c->k);
   float *y = malloc(sizeof(float) * (size_t)(c->rows * c->d));
   void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
   memset(scratch, 0xcd, sb); /* the kernel must not rely on zeroed scratch */
@@ -341,7 +341,7 @@ static double run_image_case(const moe_case *c, int G, int *chosen_imgs) {
   memset(&p, 0, sizeof p);
   p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k, p.group = G;
   p.act = c->act;
-  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows / G, c->d, c->h, c->E, c->k);
+  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows / G, G, c->d, c->h, c->E, c->k);
   float *y = malloc(sizeof(float) * (size_t)(c->rows * c->d));
   void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
   memset(scratch, 0xcd, sb);
@@ -361,20 +361,20 @@ static double run_image_case(const moe_case *c, int G, int *chosen_imgs) {
   return err;
 }
 
-/* 6 images of 13 tokens: an expert's rows (images x 13) cross the kernel's
- * 32-row blocks in the middle of an image. Expert 1 is made everybody's first
- * choice, so its one GEMM runs over all 78 rows; k=2 then spreads the rest. */
+/* 24 images of 13 tokens: an expert's rows (images x 13) cross the kernel's
+ * 256-row blocks in the middle of an image. Expert 1 is made everybody's first
+ * choice, so its GEMMs run over all 312 rows; k=2 then spreads the rest. */
 static void test_per_image(void) {
-  moe_case c = make(6 * 13, 5, 7, 3, 1);
+  moe_case c = make(24 * 13, 5, 7, 3, 1);
   c.bg = fill(3, 0.5f);
   int chosen[3];
   CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
   c.k = 2;
   CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
-  CU_ASSERT_EQUAL(chosen[0] + chosen[1] + chosen[2], 12);
+  CU_ASSERT_EQUAL(chosen[0] + chosen[1] + chosen[2], 48);
   c.k = 1, c.bg[1] = 1000.0f;
   CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
-  CU_ASSERT_EQUAL(chosen[1], 6);
+  CU_ASSERT_EQUAL(chosen[1], 24);
   c.bg[1] = 0.0f, c.act = MIXC_MOE_RELU;
   CU_ASSERT(run_image_case(&c, 13, chosen) < 1e-5);
   CU_ASSERT(run_image_case(&c, 1, chosen) < 1e-5); /* group 1 is row routing */
@@ -383,10 +383,11 @@ static void test_per_image(void) {
 
 /* ---- transposed rows (tcols) ------------------------------------------------------ */
 /* Runs the kernel on x (row-major (rows,d), or (rows/tcols, d, tcols) with
- * tcols > 0) with c's weights (packed into gemm.h's panels when `packed`);
- * y into y, the routing statistics (E+2 counters) into st. */
-static void run_kernel(const moe_case *c, const float *x, int tcols, bool packed, float *y,
-                       int64_t *st) {
+ * tcols > 0) with c's weights (packed into gemm.h's panels when `packed`) and
+ * the residual res (x's layout) unless NULL; y into y, the routing statistics
+ * (E+2 counters) into st. */
+static void run_kernel(const moe_case *c, const float *x, int tcols, bool packed, const float *res,
+                       float *y, int64_t *st) {
   mixc_moe_fused_params p;
   memset(&p, 0, sizeof p);
   p.rows = c->rows, p.d = c->d, p.h = c->h, p.E = c->E, p.k = c->k, p.group = 1;
@@ -405,10 +406,14 @@ static void run_kernel(const moe_case *c, const float *x, int tcols, bool packed
     }
     w1 = pw1, w2 = pw2, p.w1_packed = p.w2_packed = 1;
   }
-  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, c->d, c->h, c->E, c->k);
+  size_t sb = (size_t)mixc_moe_scratch_bytes(c->rows, 1, c->d, c->h, c->E, c->k);
   void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
   memset(scratch, 0xcd, sb);
-  void *bufs[9] = {(void *)x, c->wg, c->bg, (void *)w1, c->b1, (void *)w2, c->b2, y, scratch};
+  void *bufs[10] = {(void *)x, c->wg, c->bg, (void *)w1, c->b1, (void *)w2, c->b2, y, scratch};
+  if (res) { /* the residual goes before y */
+    p.residual = 1;
+    bufs[7] = (void *)res, bufs[8] = y, bufs[9] = scratch;
+  }
   memset(st, 0, sizeof(int64_t) * (size_t)(c->E + 2));
   int64_t *table[1] = {st};
   rt_ctx ctx;
@@ -432,8 +437,8 @@ static int run_transposed(const moe_case *c, int T, bool packed) {
     for (int q = 0; q < T; q++)
       for (int i = 0; i < d; i++) xt[((size_t)b * d + i) * T + q] = c->x[((size_t)b * T + q) * d + i];
   int64_t sr[260], stt[260];
-  run_kernel(c, c->x, 0, packed, yr, sr);
-  run_kernel(c, xt, T, packed, yt, stt);
+  run_kernel(c, c->x, 0, packed, NULL, yr, sr);
+  run_kernel(c, xt, T, packed, NULL, yt, stt);
   int diff = 0;
   for (int b = 0; b < B; b++)
     for (int q = 0; q < T; q++)
@@ -473,16 +478,16 @@ static void test_transposed_routing(void) {
   release(&c);
 }
 
-/* Sizes: expert lists longer than a 128-row block (T = 150 > the router's 64-
+/* Sizes: expert lists longer than a 256-row block (T = 300 > the router's 64-
  * row chunks), packed weights; h > the GEMM's 1024-long k-run (fc2 sums in
  * two runs); h = 1 with E = 200 (too little scratch for the router's chunks:
  * the strided per-row GEMV); B = 1. */
 static void test_transposed_sizes(void) {
-  moe_case c = make(2 * 150, 20, 24, 3, 2);
-  c.cap = 90, c.ndrop = 30;
-  CU_ASSERT_EQUAL(run_transposed(&c, 150, true), 0);
+  moe_case c = make(2 * 300, 20, 24, 2, 2);
+  c.cap = 280, c.ndrop = 30;
+  CU_ASSERT_EQUAL(run_transposed(&c, 300, true), 0);
   c.cap = 0, c.k = 1, c.ndrop = 0;
-  CU_ASSERT_EQUAL(run_transposed(&c, 300, false), 0); /* B = 1 */
+  CU_ASSERT_EQUAL(run_transposed(&c, 600, false), 0); /* B = 1 */
   release(&c);
   c = make(2 * 7, 5, 1030, 2, 1);
   c.ndrop = 1;
@@ -491,6 +496,33 @@ static void test_transposed_sizes(void) {
   c = make(2 * 9, 3, 1, 200, 1);
   c.ndrop = 2;
   CU_ASSERT_EQUAL(run_transposed(&c, 9, false), 0);
+  release(&c);
+}
+
+/* A top-1 layer with a residual R gives exactly y + R, y its output without
+ * (fuse-epilogue's promise), row-major and transposed, with dropped rows
+ * (they get R) and an expert list across blocks. */
+static void test_residual(void) {
+  moe_case c = make(2 * 150, 6, 10, 2, 1);
+  c.ndrop = 20;
+  free(c.bg);
+  c.bg = fill(2, 0.0f);
+  c.bg[0] = 8.0f; /* most rows choose expert 0: more than a block */
+  size_t n = (size_t)c.rows * (size_t)c.d;
+  float *res = fill((int)n, 2.0f), *y = malloc(sizeof(float) * n), *yr = malloc(sizeof(float) * n);
+  int64_t st[4];
+  for (int T = 0; T <= 300; T += 300) { /* x is read as (rows, d), then as (1, d, 300) */
+    run_kernel(&c, c.x, T, T > 0, NULL, y, st);
+    run_kernel(&c, c.x, T, T > 0, res, yr, st);
+    CU_ASSERT(st[0] > 256 && st[3] == 20); /* a list across blocks; dropped rows */
+    int diff = 0;
+    for (size_t i = 0; i < n; i++) {
+      float want = y[i] + res[i];
+      diff += memcmp(&yr[i], &want, sizeof(float)) != 0;
+    }
+    CU_ASSERT_EQUAL(diff, 0);
+  }
+  free(res), free(y), free(yr);
   release(&c);
 }
 
@@ -600,5 +632,6 @@ void moe_suite_register(void) {
   CU_add_test(s, "per-image routing, groups across row blocks", test_per_image);
   CU_add_test(s, "transposed rows: routing bit-identical to row-major", test_transposed_routing);
   CU_add_test(s, "transposed rows: blocks, long h, router fallback", test_transposed_sizes);
+  CU_add_test(s, "top-1 with a residual: y + R exactly", test_residual);
   CU_add_test(s, "Soft MoE against a naive reference", test_soft_moe);
 }
