@@ -10,7 +10,9 @@ Runtime CPU (ort_bench.js) and PyTorch eager (torch_bench.py), then again.  All 
 'median_ms=X min_ms=Y runs=N' as their last line.  The mixc JIT run is under
 /usr/bin/time -v, which gives its peak RSS, and its wall time minus the timed
 runs gives the JIT compile time (it includes reading the model).  mixc's
-output is compared with ORT's once per model and batch.
+output is compared with ORT's once per model and batch.  Unless --no-gemm: the
+FMA peak (peak.c), the GEMM engine alone (gemm_ceiling.c) and single MatMuls
+against ORT and OpenBLAS.
 
 Writes OUT/results.md, OUT/results.json (and the chart via plot.py).
 """
@@ -284,6 +286,22 @@ def measure_peak(a):
     return best, txt
 
 
+def measure_ceiling(a):
+    """bench/gemm_ceiling.c: the GEMM engine alone (micro-kernel hot, a channel
+    fc1 with hot and with cold weights); [(case, shape, GFLOP/s)] or None."""
+    exe = os.path.join(a.out, "gemm_ceiling")
+    kern = os.path.join(ROOT, "runtime", "kernels")
+    rc = subprocess.run(["clang-19", "-O2", "-march=native", "-ffp-contract=off", "-I" + ROOT,
+                         "-I" + os.path.join(ROOT, "runtime"), "-I" + kern,
+                         os.path.join(HERE, "gemm_ceiling.c"), os.path.join(kern, "gemm.c"),
+                         "-o", exe, "-lm"]).returncode
+    if rc != 0:
+        return None
+    out = subprocess.run([exe], capture_output=True, text=True).stdout
+    rows = re.findall(r"case=(\w+) m=(\d+) k=(\d+) n=(\d+) gflops=([0-9.]+)", out)
+    return [(c, "%sx%sx%s" % (m, k, n), float(g)) for c, m, k, n, g in rows] or None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="Mixer-S and Sparse-S, batch 1, 1 thread, 5 runs")
@@ -352,7 +370,7 @@ def main():
             if exe and os.path.exists(exe):
                 os.remove(exe)
 
-    gtab, gres = "", []
+    gtab, gres, ceiling = "", [], None
     if not a.no_gemm:
         # measured again next to the GEMMs: a slow spell during the first
         # measurement would otherwise inflate every "% of peak"
@@ -360,6 +378,11 @@ def main():
         if peak2 and (peak is None or peak2 > peak):
             peak, peak_txt = peak2, txt2
         log("peak (best of both measurements): %s" % peak_txt)
+        ceiling = measure_ceiling(a)
+        if ceiling is None:
+            failures.append("bench/gemm_ceiling.c did not build or run")
+        else:
+            log("gemm ceiling: %s" % ", ".join("%s %.1f GF/s" % (c, g) for c, _, g in ceiling))
         gtab = gemm_bench(a, peak, gres, failures)
 
     uname = subprocess.run(["uname", "-srm"], capture_output=True, text=True).stdout.strip()
@@ -386,6 +409,15 @@ def main():
                 r["model"], r["batch"], fmt(r.get("diff_ort"), "%.1e"), fmt(r.get("diff_torch"), "%.1e"),
                 fmt(r.get("diff_aot_jit"), "%.1e")) for r in diffs), ""]
     md += ["## fp32 peak", "", "`bench/peak.c`: %s" % (peak_txt or "not measured"), ""]
+    if ceiling:
+        md += ["## The GEMM engine alone (1 thread)", "",
+               "`bench/gemm_ceiling.c`: runtime/kernels/gemm.c compiled natively and timed on its own "
+               "(best run): `kernel` has every operand hot and no epilogue (the micro-kernel's ceiling), "
+               "`hot` and `cold` are Mixer-S channel fc1 with bias and GELU, its packed weights hot "
+               "or coming from DRAM as in a batch-1 model.", "",
+               "| case | M x K x N | GFLOP/s | % of peak |", "|---|---|---|---|"] + [
+               "| %s | %s | %.1f | %s |" % (c, shp, g, "%.0f%%" % (100 * g / peak) if peak else "—")
+               for c, shp, g in ceiling] + [""]
     if gtab:
         md += ["## Single MatMul (1 thread), fraction of the 1-core peak", "",
                "Y = A·W, W a constant initializer; `mixc run --bench` vs ORT.", "", gtab, ""]
@@ -395,7 +427,8 @@ def main():
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(a.out, "results.json"), "w") as f:
-        json.dump(dict(results=results, gemm=gres, peak_gflops=peak, failures=failures), f, indent=1)
+        json.dump(dict(results=results, gemm=gres, gemm_ceiling=ceiling, peak_gflops=peak,
+                       failures=failures), f, indent=1)
     print(text)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
