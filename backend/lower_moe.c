@@ -114,7 +114,7 @@ bool lower_mixc_soft_moe(lower_ctx *lc, const ir_node *n, be_call *call) {
     return false;
   }
   if (p.n * p.p != phi->type.dims[1].v) MIXC_BUG("mixc.soft_moe slots do not fit phi");
-  int64_t need = mixc_moe_soft_scratch_bytes(p.m, p.d, p.n * p.p, p.h);
+  int64_t need = mixc_moe_soft_scratch_bytes(p.B, p.m, p.d, p.n, p.p, p.h);
   if (!n->out[1] || ir_type_numel(&n->out[1]->type) != need)
     MIXC_BUG("mixc.soft_moe scratch is not %lld bytes", (long long)need);
   p.phi_packed = lower_gemm_pack_experts(lc, call, 1, 1, p.d, p.n * p.p);

@@ -25,7 +25,7 @@
  * mixc.soft_moe (passes/raise_soft_moe.c, runtime/kernels/moe_soft.c): x
  * (B,m,d) f32, phi (d,S), fc1 (n,d,h), fc1 bias (n,h)|_, fc2 (n,h,d), fc2 bias
  * (n,d)|_ with S = n * slots_per_expert; y (B,m,d) and scratch u8[B'] with
- * B' = mixc_moe_soft_scratch_bytes(m,d,S,h).
+ * B' = mixc_moe_soft_scratch_bytes(B,m,d,n,p,h).
  *
  * Requires: ir_infer_node's checks (arity, present inputs typed). */
 #include <stdio.h>
@@ -220,7 +220,8 @@ bool infer_mixc_soft_moe(ir_ctx *cx, ir_node *n) {
   }
   if (!set_type(cx, n, 0, x->dtype, 3, x->dims)) return false;
   ir_dim sb = {-1, NULL};
-  if (ir_dim_static(m) && ir_dim_static(d) && ir_dim_static(h) && ir_dim_static(S))
-    sb.v = mixc_moe_soft_scratch_bytes(m.v, d.v, S.v, h.v);
+  if (ir_dim_static(x->dims[0]) && ir_dim_static(m) && ir_dim_static(d) && ir_dim_static(h) &&
+      ir_dim_static(E))
+    sb.v = mixc_moe_soft_scratch_bytes(x->dims[0].v, m.v, d.v, E.v, P, h.v);
   return set_type(cx, n, 1, IR_U8, 1, &sb);
 }

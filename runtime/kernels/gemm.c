@@ -98,6 +98,17 @@ static void pack_b_view(const mixc_gemm_params *p, const float *B, int64_t k0, i
   }
   int64_t koff[KC], noff[NC];
   view_offsets(p->b_nk, p->b_kdim, p->b_kst, k0, kc, koff);
+  if (p->b_nn == 1 && p->b_nst[0] == 1) { /* each k's columns are contiguous */
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+      int64_t w = nc - j0 < NR ? nc - j0 : NR;
+      float *dst = bp + (j0 / NR) * kc * NR;
+      for (int64_t k = 0; k < kc; k++, dst += NR) {
+        memcpy(dst, B + koff[k] + n0 + j0, sizeof(float) * (size_t)w);
+        for (int64_t j = w; j < NR; j++) dst[j] = 0;
+      }
+    }
+    return;
+  }
   view_offsets(p->b_nn, p->b_ndim, p->b_nst, n0, nc, noff);
   for (int64_t j0 = 0; j0 < nc; j0 += NR) {
     int64_t w = nc - j0 < NR ? nc - j0 : NR;

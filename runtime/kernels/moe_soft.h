@@ -23,14 +23,18 @@ typedef struct mixc_moe_soft_params {
 } mixc_moe_soft_params;
 
 /* Scratch layout, in 4-byte words, each part rounded up to 16 words (S = n*p):
- *   disp   m*S   logits, then the dispatch weights (softmax over m)
- *   comb   m*S   the combine weights (softmax over S)
- *   cmax   S     column max of the logits, then the column sums
- *   slots  S*d   the slot inputs
- *   hid    S*h   hidden activations
- *   ys     S*d   the slot outputs */
-static inline int64_t mixc_moe_soft_scratch_bytes(int64_t m, int64_t d, int64_t S, int64_t h) {
-  int64_t w = 2 * mixc_moe_w16(m * S) + mixc_moe_w16(S) + 2 * mixc_moe_w16(S * d) + mixc_moe_w16(S * h);
+ *   disp   m*S     one item's logits, then its dispatch weights (softmax over m)
+ *   comb   B*m*S   every item's combine weights (softmax over S)
+ *   cmax   S       column max of the logits, then the column sums
+ *   slots  B*S*d   every item's slot inputs, (B, S, d)
+ *   rows   2*B*p   int64 row numbers in slots of one expert's B*p slots
+ *   hid    B*p*h   one expert's hidden activations, all items
+ *   ys     B*S*d   the slot outputs, expert-major: (n, B, p, d) */
+static inline int64_t mixc_moe_soft_scratch_bytes(int64_t B, int64_t m, int64_t d, int64_t n,
+                                                  int64_t p, int64_t h) {
+  int64_t S = n * p;
+  int64_t w = mixc_moe_w16(m * S) + mixc_moe_w16(B * m * S) + mixc_moe_w16(S) +
+              2 * mixc_moe_w16(B * S * d) + mixc_moe_w16(2 * B * p) + mixc_moe_w16(B * p * h);
   return 4 * w;
 }
 

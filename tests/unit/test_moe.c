@@ -593,7 +593,7 @@ static double run_soft(int B, int m, int d, int n, int P, int h, bool bias, floa
   float *w2 = fill(n * h * d, 0.5f), *b1 = bias ? fill(n * h, 0.1f) : NULL;
   float *b2 = bias ? fill(n * d, 0.1f) : NULL;
   mixc_moe_soft_params p = {B, m, d, n, P, h, 1e-6f, MIXC_MOE_GELU_ERF};
-  size_t sb = (size_t)mixc_moe_soft_scratch_bytes(m, d, S, h);
+  size_t sb = (size_t)mixc_moe_soft_scratch_bytes(B, m, d, n, P, h);
   float *y = malloc(sizeof(float) * (size_t)(B * m * d));
   void *scratch = aligned_alloc(64, (sb + 63) / 64 * 64);
   memset(scratch, 0xcd, sb);
