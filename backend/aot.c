@@ -1,6 +1,6 @@
 /* aot.c - ahead-of-time output: an object file plus a C header, assembly,
  * LLVM IR text, a shared library plus header, or a standalone executable (the
- * object, a main that calls rt_harness_main, and libmixc_rt.a).
+ * object, a main that calls rt_exe_main, and libmixc_rt.a).
  *
  * Weights are private constant globals in the object (read-only data), or,
  * with be_emit_opts.weights_file, bytes of OUT.weights that the object maps at

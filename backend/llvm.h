@@ -40,7 +40,7 @@ typedef struct be_llvm_opts {
   bool jit;              /* weights as the host's addresses (zero copy); else as globals */
   const char *prefix;    /* exported symbols: <prefix>_entry, _desc, _run */
   bool emit_desc;        /* define <prefix>_desc and <prefix>_run (AOT) */
-  bool emit_main;        /* define main() calling rt_harness_main (executables) */
+  bool emit_main;        /* define main() calling rt_exe_main (executables) */
   /* AOT with --weights=file: no weight bytes in the object. Constant k lives
    * at <weights base> + weight_offsets[k] (be_llvm_weights_layout); the base is
    * set by <prefix>_load_weights(path), which calls rt_weights_map with

@@ -511,14 +511,14 @@ static void build_weights(mb *b) {
   LLVMBuildRet(b->b, err);
 }
 
-/* int main(int argc, char **argv) { return rt_harness_main(argc, argv, &<prefix>_desc); } */
+/* int main(int argc, char **argv) { return rt_exe_main(argc, argv, &<prefix>_desc); } */
 static void build_main(mb *b, LLVMValueRef desc) {
   LLVMTypeRef main_ty = LLVMFunctionType(b->i32, (LLVMTypeRef[]){b->i32, b->ptr}, 2, 0);
   LLVMTypeRef h_ty = LLVMFunctionType(b->i32, (LLVMTypeRef[]){b->i32, b->ptr, b->ptr}, 3, 0);
   LLVMValueRef fn = LLVMAddFunction(b->m, "main", main_ty);
   LLVMPositionBuilderAtEnd(b->b, LLVMAppendBasicBlockInContext(b->c, fn, "entry"));
   LLVMValueRef args[3] = {LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), desc};
-  LLVMBuildRet(b->b, LLVMBuildCall2(b->b, h_ty, declare(b, "rt_harness_main", h_ty), args, 3, ""));
+  LLVMBuildRet(b->b, LLVMBuildCall2(b->b, h_ty, declare(b, "rt_exe_main", h_ty), args, 3, ""));
 }
 
 LLVMModuleRef be_llvm_build(LLVMContextRef c, const be_program *p, const be_llvm_opts *o,

@@ -194,5 +194,8 @@ void rt_tensor_free(rt_tensor *t);
  * error prints `error: node 'NAME' (OP): MESSAGE`. Returns the process exit
  * code: 0 ok, 1 bad input, 2 usage, 3 internal error. */
 int rt_harness_main(int argc, char **argv, const rt_model_desc *m);
+/* The main of executables (`mixc compile --emit=exe`): with embedded weights,
+ * moves them into anonymous memory (harness.c), then rt_harness_main. */
+int rt_exe_main(int argc, char **argv, const rt_model_desc *m);
 
 #endif

@@ -37,6 +37,13 @@ saying why.
     check_run.py chain-check DIR FUSED_OUT UNFUSED_OUT
         y is bit-identical fused and unfused, and within 1e-5 (relative to
         max(1, |want|)) of numpy's.
+    check_run.py weights-model DIR
+        DIR/model.onnx: y = relu(x . W1) . W2 with two 768x768 constants (2.25
+        MiB each: an executable's embedded weights are more than 1 MiB of
+        read-only data, which it moves into anonymous memory at start);
+        DIR/x.npy (256x768) and numpy's y (float64) in DIR/want_y.npy.
+    check_run.py weights-check DIR OUT_DIR
+        OUT_DIR/y.npy is within 1e-4 (relative to max(1, |want|)) of numpy's.
     check_run.py gather-model OUT.onnx NAME
         a Gather model (data f32[4,3], idx i64[2] -> y) whose node is named
         NAME ("" for none; "\\n" and "\\xff" escapes are decoded, so names can
@@ -286,6 +293,33 @@ def chain_check(d, fused, unfused):
         fail("y is %.3g from numpy's (relative), over 1e-5" % err)
 
 
+def weights_model(d):
+    from onnx import TensorProto as TP
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+    rng = np.random.default_rng(7)
+    w1 = (rng.standard_normal((768, 768)) * 0.04).astype(np.float32)
+    w2 = (rng.standard_normal((768, 768)) * 0.04).astype(np.float32)
+    nodes = [h.make_node("MatMul", ["x", "w1"], ["a"]), h.make_node("Relu", ["a"], ["r"]),
+             h.make_node("MatMul", ["r", "w2"], ["y"])]
+    g = h.make_graph(nodes, "weights", [h.make_tensor_value_info("x", TP.FLOAT, [256, 768])],
+                     [h.make_tensor_value_info("y", TP.FLOAT, [256, 768])],
+                     [nh.from_array(w1, "w1"), nh.from_array(w2, "w2")])
+    os.makedirs(d, exist_ok=True)
+    _save(_model(g), os.path.join(d, "model.onnx"))
+    x = rng.standard_normal((256, 768)).astype(np.float32)
+    np.save(os.path.join(d, "x.npy"), x)
+    y = np.maximum(x.astype(np.float64) @ w1, 0) @ w2
+    np.save(os.path.join(d, "want_y.npy"), y)
+
+
+def weights_check(d, out):
+    a, want = np.load(os.path.join(out, "y.npy")), np.load(os.path.join(d, "want_y.npy"))
+    err = np.max(np.abs(a - want) / np.maximum(1, np.abs(want)))
+    if a.shape != want.shape or not err <= 1e-4:
+        fail("y is %.3g from numpy's (relative), over 1e-4" % err)
+
+
 def gather_model(out, name):
     from onnx import TensorProto as TP
     from onnx import helper as h
@@ -337,6 +371,10 @@ if __name__ == "__main__":
         same_events(sys.argv[2], sys.argv[3])
     elif cmd == "stats":
         stats(sys.argv[2], sys.argv[3])
+    elif cmd == "weights-model":
+        weights_model(sys.argv[2])
+    elif cmd == "weights-check":
+        weights_check(sys.argv[2], sys.argv[3])
     elif cmd == "views-model":
         views_model(sys.argv[2])
     elif cmd == "views-check":

@@ -4,7 +4,8 @@
 # JIT, --interp and executable), --profile (valid Chrome trace JSON with one
 # event per kernel call, the same calls from all three, --bench counted,
 # hostile node names escaped), views without copies, fused elementwise chains
-# bit-identical to the separate ops, --stats (per-layer invariant and a numpy
+# bit-identical to the separate ops, executables moving embedded weights into
+# anonymous memory, --stats (per-layer invariant and a numpy
 # recomputation of the routing, tests/cli/check_run.py) and run-time data
 # errors (`error: node 'NAME' (OP): MESSAGE`, exit 1).
 set -u
@@ -95,6 +96,30 @@ grep -q "over_capacity=[1-9]" "$S.sparse_mlp_onehot.jit" && grep -q "dropped_row
 M=$TINY/mixer
 expect_exit 0 "mixer: run --stats" "$MIXC" run "$M/model.onnx" --input "input=$M/input_0.npy" --output-dir "$S/o" --stats
 grep -q "^moe: no routed MoE layers" "$TMP/out" && ok || bad "no-MoE model: --stats says there are none"
+
+# ---- an executable's embedded weights move into anonymous memory --------------------------
+# (harness.c, own_rodata): the same results as the JIT, and while it runs no
+# read-only mapping of the executable of 1 MiB or more is left.
+W=$TMP/weights
+"${CHECK[@]}" weights-model "$W" || bad "weights-model"
+expect_exit 0 "weights: run" "$MIXC" run "$W/model.onnx" --input "x=$W/x.npy" --output-dir "$W/jit"
+r=$("${CHECK[@]}" weights-check "$W" "$W/jit") && ok || bad "weights: jit: $r"
+timeout 120 "$MIXC" compile "$W/model.onnx" -o "$W/exe" >"$TMP/out" 2>"$TMP/err" && ok || bad "weights: compile"
+"$W/exe" --input "x=$W/x.npy" --output-dir "$W/exe_o" --bench 400 >"$W/exe.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -s "$W/exe_o/y.npy" ] && break; sleep 0.05; done
+exe=$(realpath "$W/exe"); big=0
+if maps=$(cat "/proc/$pid/maps" 2>/dev/null) && [ -n "$maps" ]; then
+  while read -r range perms _ _ _ path; do
+    [ "$path" = "$exe" ] && [ "$perms" = r--p ] || continue
+    [ $((16#${range#*-} - 16#${range%-*})) -ge 1048576 ] && big=$((big + 1))
+  done <<<"$maps"
+else
+  big="(its maps were not read: it had ended)"
+fi
+wait $pid && ok || bad "weights: exe --bench 400"
+[ "$big" = 0 ] && ok || bad "weights: the executable still maps $big read-only file ranges of 1 MiB or more"
+same "$W/jit/y.npy" "$W/exe_o/y.npy" "weights: exe vs jit"
 
 # ---- run-time data errors name the node ---------------------------------------------------
 R=$TMP/rt
