@@ -10,7 +10,8 @@
  * Every input a member reads from outside the group must have the output's
  * shape or one element (a broadcast scalar); a member that breaks this is not
  * fused. A group is a tree whose root is its last node; groups of one node,
- * and groups that would need more than 8 inputs or 16 steps, stay as they are.
+ * and groups that would need more inputs than mixc.elementwise takes (8, in
+ * ops.def) or more than 16 steps, stay as they are.
  *
  * Requires: topological order, types inferred; after fuse-epilogue (an
  * activation or residual that can go into a GEMM goes there first).
@@ -20,8 +21,6 @@
 #include <string.h>
 
 #include "ir/infer.h"
-
-enum { EW_MAX_IN = 8 };
 
 /* n may be a member of a group whose output has n's output type. */
 static bool member_ok(const ir_node *n) {
@@ -41,7 +40,8 @@ static bool member_ok(const ir_node *n) {
 static bool fuse_group(ir_ctx *cx, const int *pos, int n) {
   ir_graph *g = cx->g;
   ir_node *root = g->nodes[pos[n - 1]];
-  ir_value *in[EW_MAX_IN];
+  const int max_in = ir_ops[IR_OP_MixcElementwise].max_in; /* ops.def */
+  ir_value *in[2 * IR_EW_MAX_STEPS];                         /* every operand of every step */
   int nin = 0;
   char prog[IR_EW_MAX_STEPS * 40], *w = prog;
   if (n > IR_EW_MAX_STEPS) return false;
@@ -61,7 +61,7 @@ static bool fuse_group(ir_ctx *cx, const int *pos, int n) {
       int k = 0;
       while (k < nin && in[k] != v) k++;
       if (k == nin) {
-        if (nin == EW_MAX_IN) return false;
+        if (nin == max_in) return false;
         in[nin++] = (ir_value *)v;
       }
       w += sprintf(w, " x%d", k);
