@@ -19,8 +19,9 @@
  * default the file named in the descriptor next to the executable
  * (/proc/self/exe); a missing or mismatched file is bad input (exit 1).
  *
- * rt_exe_main, the executables' main, first moves embedded weights out of the
- * executable's file mapping into anonymous memory (see own_rodata).
+ * rt_exe_main, the executables' main: with embedded weights, once the command
+ * line and the inputs are good, the weights move out of the executable's file
+ * mapping into anonymous memory before the first run (see own_rodata).
  *
  * Exit codes: 0 ok; 1 bad input (a missing, unknown, unreadable or mismatched
  * input, a run-time data error, an unwritable output); 2 usage (unknown flag,
@@ -297,6 +298,50 @@ static int load_weights(const char *prog, const rt_model_desc *m, const char *pa
   return rc ? 1 : 0;
 }
 
+/* Set by rt_exe_main: this process is an executable with embedded weights,
+ * which own_rodata moves once the command line and inputs are good (not for
+ * --help or a usage error). */
+static bool own_weights;
+
+/* Every read-only mapping of this executable's file of 1 MiB or more (an
+ * executable's embedded weights) becomes anonymous memory holding the same
+ * bytes at the same address. On the benchmark machine, weights read from the
+ * executable's file mapping made runs of large models at two threads up to
+ * 15% slower in some processes than the same weights in anonymous memory, as
+ * the JIT has them (Soft MoE batch 8, five processes each: medians 196-227 ms
+ * against 187-204 ms, the JIT 184-212 ms); the cause is not known. Any
+ * failure leaves that mapping as it is. */
+static void own_rodata(void) {
+  char exe[4096], line[8192];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  FILE *f = n > 0 ? fopen("/proc/self/maps", "r") : NULL;
+  if (!f) return;
+  exe[n] = 0;
+  uintptr_t lo[16], hi[16];
+  int nmap = 0;
+  while (nmap < 16 && fgets(line, sizeof line, f)) {
+    unsigned long a, b, off, ino;
+    char perms[8], dev[32];
+    int pos = 0;
+    if (sscanf(line, "%lx-%lx %7s %lx %31s %lu %n", &a, &b, perms, &off, dev, &ino, &pos) < 6 || !pos)
+      continue;
+    line[pos + strcspn(line + pos, "\n")] = 0;
+    if (strcmp(line + pos, exe) || strcmp(perms, "r--p") || b - a < (1ul << 20)) continue;
+    lo[nmap] = a, hi[nmap] = b, nmap++;
+  }
+  fclose(f);
+  for (int i = 0; i < nmap; i++) {
+    size_t len = hi[i] - lo[i];
+    void *at = (void *)lo[i];
+    void *copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copy == MAP_FAILED) continue;
+    memcpy(copy, at, len);
+    if (mprotect(copy, len, PROT_READ) ||
+        mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) == MAP_FAILED)
+      munmap(copy, len);
+  }
+}
+
 int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   const char *slash = strrchr(prog, '/');
@@ -466,6 +511,7 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
   }
 
   /* ---- buffers, the run, the outputs ---- */
+  if (rc == H_OK && own_weights) own_rodata();
   for (int i = 0; i < m->noutputs && rc == H_OK; i++)
     if (!(h.outptr[i] = alloc64(m->outputs[i].nbytes))) rc = H_INTERNAL;
   if (rc == H_OK && !(h.arena = alloc64(m->arena_size))) rc = H_INTERNAL;
@@ -511,46 +557,7 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
   return rc;
 }
 
-/* Every read-only mapping of this executable's file of 1 MiB or more (an
- * executable's embedded weights) becomes anonymous memory holding the same
- * bytes at the same address. On the benchmark machine, weights read from the
- * executable's file mapping made runs of large models at two threads up to
- * 15% slower in some processes than the same weights in anonymous memory, as
- * the JIT has them (Soft MoE batch 8, five processes each: medians 196-227 ms
- * against 187-204 ms, the JIT 184-212 ms); the cause is not known. Any
- * failure leaves that mapping as it is. */
-static void own_rodata(void) {
-  char exe[4096], line[8192];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  FILE *f = n > 0 ? fopen("/proc/self/maps", "r") : NULL;
-  if (!f) return;
-  exe[n] = 0;
-  uintptr_t lo[16], hi[16];
-  int nmap = 0;
-  while (nmap < 16 && fgets(line, sizeof line, f)) {
-    unsigned long a, b, off, ino;
-    char perms[8], dev[32];
-    int pos = 0;
-    if (sscanf(line, "%lx-%lx %7s %lx %31s %lu %n", &a, &b, perms, &off, dev, &ino, &pos) < 6 || !pos)
-      continue;
-    line[pos + strcspn(line + pos, "\n")] = 0;
-    if (strcmp(line + pos, exe) || strcmp(perms, "r--p") || b - a < (1ul << 20)) continue;
-    lo[nmap] = a, hi[nmap] = b, nmap++;
-  }
-  fclose(f);
-  for (int i = 0; i < nmap; i++) {
-    size_t len = hi[i] - lo[i];
-    void *at = (void *)lo[i];
-    void *copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (copy == MAP_FAILED) continue;
-    memcpy(copy, at, len);
-    if (mprotect(copy, len, PROT_READ) ||
-        mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, at) == MAP_FAILED)
-      munmap(copy, len);
-  }
-}
-
 int rt_exe_main(int argc, char **argv, const rt_model_desc *m) {
-  if (m && !m->weights_file) own_rodata();
+  own_weights = m && !m->weights_file;
   return rt_harness_main(argc, argv, m);
 }
