@@ -27,6 +27,10 @@ void rt_parallel_for(rt_ctx *ctx, int64_t n, rt_task_fn fn, void *arg) {
   (void)ctx;
   for (int64_t i = 0; i < n; i++) fn(arg, i);
 }
+int rt_threads(const rt_ctx *ctx) {
+  (void)ctx;
+  return 1;
+}
 
 static double now(void) {
   struct timespec t;

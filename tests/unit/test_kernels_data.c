@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "backend/be.h"
+#include "runtime/kernels/gemm.h"
+#include "runtime/rt.h"
 
 /* ---- harness -------------------------------------------------------------------- */
 
@@ -201,6 +203,42 @@ static void test_gemm_sizes(void) {
   matmul_case(3, 600, 70);  /* K past one cache block, N past one panel block */
   matmul_case(1, 300, 257);
   matmul_case(5, 0, 3);     /* empty sum: zeros */
+}
+
+/* The engine directly, on weights packed as the backend packs constants: K
+ * past two k-runs (so tasks take more than NC columns, gemm_cols), N with a
+ * partial panel, M of 9 row blocks, a bias and a residual. The output must
+ * be within 1e-5 * sqrt(K) of a naive loop, and bit-identical to the same GEMM
+ * on the unpacked B (NC-wide tasks that pack their own panels) and to runs on
+ * 2 and 3 threads. */
+static void test_gemm_packed_wide(void) {
+  enum { M = 2100, K = 1100, N = 230 };
+  float *a = rand_buf((size_t)M * K), *b = rand_buf((size_t)K * N), *bias = rand_buf(N);
+  float *r = rand_buf((size_t)M * N);
+  float *bp = alloc64(sizeof(float) * (size_t)mixc_gemm_packed_floats(N, K, MIXC_GEMM_NR));
+  float *y[4];
+  mixc_gemm_pack_b(K, N, b, N, 1, bp);
+  for (int v = 0; v < 4; v++) { /* unpacked; packed on 1, 2, 3 threads */
+    y[v] = alloc64(sizeof(float) * M * N);
+    mixc_gemm_params g;
+    mixc_gemm_plain(&g, M, K, N, K, 1, N, v > 0);
+    mixc_gemm_ops o = {.A = a, .B = v > 0 ? bp : b, .bias = bias, .R = r, .Y = y[v]};
+    g.r_sm = N, g.r_sn = 1;
+    rt_ctx ctx = {0};
+    ctx.pool = v > 1 ? rt_pool_create(v) : NULL;
+    mixc_gemm_f32_run(&ctx, &g, &o);
+    rt_pool_free(ctx.pool);
+  }
+  double *want = calloc((size_t)M * N, sizeof(double));
+  for (int m = 0; m < M; m++)
+    for (int k = 0; k < K; k++)
+      for (int n = 0; n < N; n++) want[m * N + n] += (double)a[m * K + k] * b[k * N + n];
+  for (int i = 0; i < M * N; i++) want[i] += (double)bias[i % N] + r[i];
+  close_f(y[1], want, (size_t)M * N, 1e-5 * sqrt(K), "packed GEMM 2100x1100x230");
+  for (int v = 0; v < 4; v++)
+    if (v != 1) same_f(y[v], y[1], (size_t)M * N, v ? "packed GEMM on more threads" : "unpacked GEMM");
+  for (int v = 0; v < 4; v++) free(y[v]);
+  free(a), free(b), free(bias), free(r), free(bp), free(want);
 }
 
 /* Gemm with transposes, alpha/beta and C of shape cshape ("" for none) */
@@ -1137,6 +1175,7 @@ static void test_ms_moe(void) {
 void kernels_data_suite_register(void) {
   CU_pSuite s = CU_add_suite("kernels_data", NULL, NULL);
   CU_add_test(s, "GEMM sizes against a naive loop", test_gemm_sizes);
+  CU_add_test(s, "GEMM on packed weights: wide tasks, threads", test_gemm_packed_wide);
   CU_add_test(s, "Gemm transposes, alpha, beta, C broadcast", test_gemm_trans_alpha_beta);
   CU_add_test(s, "batched and 1-D MatMul", test_matmul_batched);
   CU_add_test(s, "f64 MatMul, int MatMul diagnostic", test_matmul_f64);
