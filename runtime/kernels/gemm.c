@@ -12,8 +12,8 @@
  * When K takes several runs and B was packed at compile time, tasks are wider
  * than NC (see gemm_cols): the A block of a run, up to MC x KC floats (1 MB),
  * then serves many panels from L2 before the next run replaces it, instead of
- * two (measured on 196 x 2048 x 512, a channel fc2, one thread: +2-6% alone,
- * +1-2% inside Mixer-S).
+ * two (measured on 196 x 2048 x 512, a channel fc2, alone on one thread:
+ * +2-6%; inside the benchmark models the gain is within the machine's noise).
  * The epilogue (alpha, Gemm's C, bias, activation, residual) is applied as the
  * last run is stored, so a fused op writes its output once. Two software
  * prefetches hide memory latency (measured: +4-6% on GEMMs whose weights come
