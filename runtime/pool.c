@@ -1,14 +1,24 @@
 /* pool.c - the thread pool behind rt_parallel_for: a fixed set of workers
  * that, with the calling thread, share out the tasks of one parallel loop at a
- * time through an atomic counter.
+ * time through atomic counters.
  *
  * A loop publishes (fn, arg, n) under the mutex and bumps a generation number;
  * workers spin briefly on the generation before sleeping on a condition
  * variable, so that the many short loops of a model run do not pay a wake-up
  * each. Every worker takes part in every loop (it may find no task left) and
  * reports when it is done, so a loop is over, and the next may be published,
- * only when all workers have left it. Tasks are claimed dynamically, so which thread runs a task varies
- * between runs; kernels make every task's result independent of that.
+ * only when all workers have left it.
+ *
+ * The n tasks are cut into one contiguous segment per thread. A thread claims
+ * the tasks of its own segment first, in order, then helps with the others'.
+ * Kernels number their tasks batch-major and row-major, so without a slow
+ * spell each thread keeps producing the same rows from op to op and finds
+ * its inputs in its own L2 (one shared counter interleaved them: at two
+ * threads a LayerNormalization after a GEMM ran slower than on one; measured
+ * on Mixer-S batch 8, two threads: LayerNormalization 4.3 -> 3.0 ms, the
+ * model 3-4% faster). A thread that falls behind still gets help, so which
+ * thread runs a task varies between runs; kernels make every task's result
+ * independent of that.
  *
  * Requires: POSIX threads, C11 atomics. One pool serves one run at a time
  * (each session and each harness owns its pool); rt_parallel_for calls made
@@ -33,23 +43,33 @@ struct rt_pool {
   rt_task_fn fn;
   void *arg;
   int64_t n;
-  atomic_llong next;            /* next unclaimed task */
+  struct seg {
+    _Alignas(64) atomic_llong next; /* the segment's next unclaimed task */
+    int64_t end;
+  } *seg;                       /* [nthreads]: thread t's segment of the current loop */
   atomic_int pending;           /* workers that have not finished the current loop */
+  struct worker_arg {
+    rt_pool *p;
+    int me;
+  } *wa;                        /* [nthreads]: worker i's is wa[i + 1] */
 };
 
 static _Thread_local int in_task;
 
-static void run_tasks(rt_pool *p) {
-  int64_t i;
+/* Thread `me` runs its segment's tasks, then claims from the others'. */
+static void run_tasks(rt_pool *p, int me) {
   in_task = 1;
-  while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
-    p->fn(p->arg, i);
+  for (int s = 0; s < p->nthreads; s++) {
+    int t = (me + s) % p->nthreads;
+    int64_t i;
+    while ((i = atomic_fetch_add(&p->seg[t].next, 1)) < p->seg[t].end) p->fn(p->arg, i);
   }
   in_task = 0;
 }
 
 static void *worker(void *vp) {
-  rt_pool *p = vp;
+  const struct worker_arg *wa = vp;
+  rt_pool *p = wa->p;
   unsigned seen = 0;
   for (;;) {
     unsigned g;
@@ -62,7 +82,7 @@ static void *worker(void *vp) {
     }
     seen = g;
     if (atomic_load(&p->stop)) return NULL;
-    run_tasks(p);
+    run_tasks(p, wa->me);
     if (atomic_fetch_sub(&p->pending, 1) == 1) {
       pthread_mutex_lock(&p->mu);
       pthread_cond_broadcast(&p->done);
@@ -81,16 +101,20 @@ rt_pool *rt_pool_create(int nthreads) {
   rt_pool *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->workers = calloc((size_t)nthreads - 1, sizeof *p->workers);
-  if (!p->workers) {
-    free(p);
+  p->wa = calloc((size_t)nthreads, sizeof *p->wa);
+  p->seg = aligned_alloc(_Alignof(struct seg), (size_t)nthreads * sizeof *p->seg);
+  if (!p->workers || !p->wa || !p->seg) {
+    free(p->workers), free(p->wa), free(p->seg), free(p);
     return NULL;
   }
+  for (int t = 0; t < nthreads; t++) atomic_init(&p->seg[t].next, 0), p->seg[t].end = 0;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->wake, NULL);
   pthread_cond_init(&p->done, NULL);
   p->nthreads = 1;
   for (int i = 0; i < nthreads - 1; i++) {
-    if (pthread_create(&p->workers[i], NULL, worker, p) != 0) break;
+    p->wa[i + 1] = (struct worker_arg){p, i + 1};
+    if (pthread_create(&p->workers[i], NULL, worker, &p->wa[i + 1]) != 0) break;
     p->nthreads++;
   }
   return p;
@@ -107,7 +131,7 @@ void rt_pool_free(rt_pool *p) {
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->done);
-  free(p->workers);
+  free(p->workers), free(p->wa), free(p->seg);
   free(p);
 }
 
@@ -123,13 +147,16 @@ void rt_parallel_for(rt_ctx *ctx, int64_t n, rt_task_fn fn, void *arg) {
     return;
   }
   p->fn = fn, p->arg = arg, p->n = n;
-  atomic_store(&p->next, 0);
+  for (int t = 0; t < p->nthreads; t++) {
+    atomic_store(&p->seg[t].next, n * t / p->nthreads);
+    p->seg[t].end = n * (t + 1) / p->nthreads;
+  }
   atomic_store(&p->pending, p->nthreads - 1);
   pthread_mutex_lock(&p->mu);
   atomic_fetch_add(&p->gen, 1);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mu);
-  run_tasks(p);
+  run_tasks(p, 0);
   /* every task is claimed; wait until the workers have finished theirs */
   int spins = 0;
   while (atomic_load(&p->pending) > 0 && spins < SPINS) spins++;
