@@ -42,7 +42,6 @@ struct rt_pool {
   /* the current loop */
   rt_task_fn fn;
   void *arg;
-  int64_t n;
   struct seg {
     _Alignas(64) atomic_llong next; /* the segment's next unclaimed task */
     int64_t end;
@@ -51,7 +50,7 @@ struct rt_pool {
   struct worker_arg {
     rt_pool *p;
     int me;
-  } *wa;                        /* [nthreads]: worker i's is wa[i + 1] */
+  } *wa;                        /* [nthreads - 1]: worker i's, whose segment is i + 1 */
 };
 
 static _Thread_local int in_task;
@@ -101,7 +100,7 @@ rt_pool *rt_pool_create(int nthreads) {
   rt_pool *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->workers = calloc((size_t)nthreads - 1, sizeof *p->workers);
-  p->wa = calloc((size_t)nthreads, sizeof *p->wa);
+  p->wa = calloc((size_t)nthreads - 1, sizeof *p->wa);
   p->seg = aligned_alloc(_Alignof(struct seg), (size_t)nthreads * sizeof *p->seg);
   if (!p->workers || !p->wa || !p->seg) {
     free(p->workers), free(p->wa), free(p->seg), free(p);
@@ -113,8 +112,8 @@ rt_pool *rt_pool_create(int nthreads) {
   pthread_cond_init(&p->done, NULL);
   p->nthreads = 1;
   for (int i = 0; i < nthreads - 1; i++) {
-    p->wa[i + 1] = (struct worker_arg){p, i + 1};
-    if (pthread_create(&p->workers[i], NULL, worker, &p->wa[i + 1]) != 0) break;
+    p->wa[i] = (struct worker_arg){p, i + 1};
+    if (pthread_create(&p->workers[i], NULL, worker, &p->wa[i]) != 0) break;
     p->nthreads++;
   }
   return p;
@@ -146,7 +145,7 @@ void rt_parallel_for(rt_ctx *ctx, int64_t n, rt_task_fn fn, void *arg) {
     for (int64_t i = 0; i < n; i++) fn(arg, i);
     return;
   }
-  p->fn = fn, p->arg = arg, p->n = n;
+  p->fn = fn, p->arg = arg;
   for (int t = 0; t < p->nthreads; t++) {
     atomic_store(&p->seg[t].next, n * t / p->nthreads);
     p->seg[t].end = n * (t + 1) / p->nthreads;
