@@ -28,8 +28,9 @@
  * malformed flag value); 3 internal (a descriptor that breaks its contract).
  *
  * Requires: libc, POSIX clock_gettime and mkdir, Linux mremap and
- * /proc/self/maps (without them the weights stay where they are), libm, the runtime's pool
- * (pool.c) and instrumentation (profile.c); the descriptor's contract in rt.h.
+ * /proc/self/maps (without them the weights stay where they are), libm, the
+ * runtime's pool (pool.c) and instrumentation (profile.c); the descriptor's
+ * contract in rt.h.
  * Buffers handed to the entry function are 64-byte aligned and padded to a
  * multiple of 64 bytes. */
 #define _GNU_SOURCE /* mremap */
@@ -298,11 +299,6 @@ static int load_weights(const char *prog, const rt_model_desc *m, const char *pa
   return rc ? 1 : 0;
 }
 
-/* Set by rt_exe_main: this process is an executable with embedded weights,
- * which own_rodata moves once the command line and inputs are good (not for
- * --help or a usage error). */
-static bool own_weights;
-
 /* Every read-only mapping of this executable's file of 1 MiB or more (an
  * executable's embedded weights) becomes anonymous memory holding the same
  * bytes at the same address. On the benchmark machine, weights read from the
@@ -342,7 +338,10 @@ static void own_rodata(void) {
   }
 }
 
-int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
+/* The harness; with own_weights (an executable with embedded weights, from
+ * rt_exe_main) own_rodata moves them once the command line and inputs are
+ * good (not for --help or a usage error). */
+static int harness_main(int argc, char **argv, const rt_model_desc *m, bool own_weights) {
   const char *prog = argc > 0 && argv[0] ? argv[0] : "model";
   const char *slash = strrchr(prog, '/');
   if (slash && slash[1]) prog = slash + 1;
@@ -557,7 +556,10 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
   return rc;
 }
 
+int rt_harness_main(int argc, char **argv, const rt_model_desc *m) {
+  return harness_main(argc, argv, m, false);
+}
+
 int rt_exe_main(int argc, char **argv, const rt_model_desc *m) {
-  own_weights = m && !m->weights_file;
-  return rt_harness_main(argc, argv, m);
+  return harness_main(argc, argv, m, m && !m->weights_file);
 }
