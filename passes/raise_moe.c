@@ -370,7 +370,7 @@ bool moe_match_act(moe_match *m, ir_value *v, ir_value **pre, const char **act) 
 }
 
 bool moe_match_expert_mlp(moe_match *m, ir_value *out, ir_value *xin, int64_t e) {
-  ir_value *hv, *w2, *b2, *pre, *in, *w1, *b1;
+  ir_value *hv = NULL, *w2 = NULL, *b2 = NULL, *pre = NULL, *in = NULL, *w1 = NULL, *b1 = NULL;
   const char *act;
   if (!match_linear(m, out, &hv, &w2, &b2)) return false;
   if (!moe_match_act(m, hv, &pre, &act)) return false;

@@ -55,19 +55,10 @@ enum { H_OK = 0, H_BAD_INPUT = 1, H_USAGE = 2, H_INTERNAL = 3 };
 
 static const char usage_text[] =
     "usage: %s --input NAME=FILE ... [--output-dir DIR] [--threads N] [--bench N]\n"
+    "          [--profile FILE] [--stats] [--weights FILE]\n"
     "\n"
-    "Runs the model once on the given inputs and writes DIR/NAME.npy for each output\n"
-    "(characters outside [A-Za-z0-9._-] in NAME become '_').\n"
-    "  --input NAME=FILE  an input tensor, .npy or ONNX TensorProto .pb; every input is required\n"
-    "  --output-dir DIR   where outputs go (default: the current directory; created if missing)\n"
-    "  --threads N        threads to run on, N >= 1 (default: the number of cores)\n"
-    "  --bench N          after the first run, time N more and print\n"
-    "                     'median_ms=X min_ms=Y runs=N' as the last line\n"
-    "  --profile FILE     write the time of every kernel call as a Chrome trace (JSON;\n"
-    "                     open in ui.perfetto.dev): the last run, with each call's mean\n"
-    "                     and minimum over all runs in its args\n"
-    "  --stats            print the first run's routing statistics for each MoE layer:\n"
-    "                     rows per expert, assignments over capacity, dropped rows\n"
+    "Runs the model once on the given inputs and writes DIR/NAME.npy for each output.\n"
+    RT_HARNESS_FLAGS_HELP
     "  --weights FILE     the weights file, for models compiled with --weights=file\n"
     "                     (default: the one mixc wrote, next to this executable)\n"
     "exit codes: 0 ok, 1 bad input, 2 usage, 3 internal error\n";

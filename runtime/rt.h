@@ -194,6 +194,21 @@ void rt_tensor_free(rt_tensor *t);
  * error prints `error: node 'NAME' (OP): MESSAGE`. Returns the process exit
  * code: 0 ok, 1 bad input, 2 usage, 3 internal error. */
 int rt_harness_main(int argc, char **argv, const rt_model_desc *m);
+/* The help lines of the harness's flags, shared by `mixc run` (tools/run.c) and
+ * executables (harness.c), which add their own. */
+#define RT_HARNESS_FLAGS_HELP                                                                 \
+  "  --input NAME=FILE  an input tensor (.npy or ONNX TensorProto .pb); every input is\n"      \
+  "                     required\n"                                                           \
+  "  --output-dir DIR   where outputs go (default: the current directory; created if\n"       \
+  "                     missing); characters outside [A-Za-z0-9._-] in NAME become '_'\n"     \
+  "  --threads N        threads to run on, N >= 1 (default: the number of cores)\n"          \
+  "  --bench N          after the first run, time N more and print\n"                        \
+  "                     'median_ms=X min_ms=Y runs=N' as the last line\n"                    \
+  "  --profile FILE     write the time of every kernel call as a Chrome trace (JSON;\n"      \
+  "                     open in ui.perfetto.dev): the last run, with each call's mean\n"     \
+  "                     and minimum over all runs in its args\n"                             \
+  "  --stats            print the first run's routing statistics for each MoE layer\n"       \
+  "                     (mixc.moe): rows per expert, assignments over capacity, dropped rows\n"
 /* The main of executables (`mixc compile --emit=exe`): with embedded weights,
  * moves them into anonymous memory (harness.c), then rt_harness_main. */
 int rt_exe_main(int argc, char **argv, const rt_model_desc *m);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "runtime/rt.h"
 #include "runtime/tensor_io.h"
 
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
@@ -27,17 +28,8 @@ static const char usage_run[] =
     "                      [--profile FILE] [--stats] [--interp]\n"
     "\n"
     "Compiles MODEL in memory, runs it once and writes DIR/NAME.npy for each output.\n"
-    "  --input NAME=FILE  an input tensor (.npy or ONNX TensorProto .pb); every input is\n"
-    "                     required. Symbolic dims (batch, ...) are bound from these shapes.\n"
-    "  --output-dir DIR   where outputs go (default: the current directory)\n"
-    "  --threads N        threads to run on, N >= 1 (default: the number of cores)\n"
-    "  --bench N          after the first run, time N more and print\n"
-    "                     'median_ms=X min_ms=Y runs=N' as the last line\n"
-    "  --profile FILE     write the time of every kernel call as a Chrome trace (JSON;\n"
-    "                     open in ui.perfetto.dev): the last run, with each call's mean\n"
-    "                     and minimum over all runs in its args\n"
-    "  --stats            print the first run's routing statistics for each MoE layer\n"
-    "                     (mixc.moe): rows per expert, assignments over capacity, dropped rows\n"
+    "Symbolic dims (batch, ...) are bound from the inputs' shapes.\n"
+    RT_HARNESS_FLAGS_HELP
     "  --interp           run with the reference kernels instead of the JIT\n"
     "A run-time data error (e.g. an index out of range) prints\n"
     "  error: node 'NAME' (OP): MESSAGE\n"

@@ -89,7 +89,7 @@ static void test_every_tiny_model(void) {
  * same bytes from memory gives the same values, and the two graphs' weight
  * pointers differ (each graph owns its own decoded message). */
 static void test_memory_import(void) {
-  size_t len;
+  size_t len = 0;
   unsigned char *buf = slurp(TINY "mixer/model.onnx", &len);
   CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
   ir_diags *d = ir_diags_new();
@@ -130,7 +130,7 @@ static void test_broken_bytes(void) {
   srand(7);
   for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)rand();
   expect_unreadable(rnd, sizeof rnd, "random");
-  size_t len;
+  size_t len = 0;
   unsigned char *buf = slurp(TINY "sparse_mlp_masked/model.onnx", &len);
   CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
   for (size_t cut = 1; cut < len; cut += len / 37 + 1) { /* truncations never crash */

@@ -40,6 +40,7 @@ static void diags_to_msg(const ir_diags *d) {
 static void *alloc64(size_t n) {
   size_t r = (n + 63) & ~(size_t)63;
   void *p = aligned_alloc(64, r ? r : 64);
+  if (!p) abort(); /* a test's own buffers: out of memory ends the test run */
   return p;
 }
 
