@@ -42,6 +42,7 @@ bool pass_raise_soft_moe(ir_ctx *cx);
 bool pass_strided_moe(ir_ctx *cx);
 bool pass_raise_gelu(ir_ctx *cx);
 bool pass_sink_transpose(ir_ctx *cx);
+bool pass_raise_matmul(ir_ctx *cx);
 bool pass_patchify(ir_ctx *cx);
 bool pass_fuse_epilogue(ir_ctx *cx);
 bool pass_fuse_elementwise(ir_ctx *cx);

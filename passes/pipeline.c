@@ -16,6 +16,7 @@ const pass_info pass_pipeline[] = {
     {"raise-soft-moe", "fuse Soft MoE layers into mixc.soft_moe", pass_raise_soft_moe},
     {"raise-gelu", "rewrite decomposed GELU (Erf and tanh forms) to Gelu", pass_raise_gelu},
     {"sink-transpose", "token mixing as a left multiplication: mixc.matmul, no Transpose", pass_sink_transpose},
+    {"raise-matmul", "token mixing exported as Einsum or a pointwise Conv1d as mixc.matmul", pass_raise_matmul},
     {"patchify", "a patch-embedding Conv (stride = kernel) and its Transpose as one token-major mixc.matmul", pass_patchify},
     {"fuse-epilogue", "fuse bias, activation and residual Adds into mixc.matmul, residual Adds into a top-1 mixc.moe", pass_fuse_epilogue},
     {"fuse-elementwise", "chains of f32 elementwise ops as one mixc.elementwise loop", pass_fuse_elementwise},

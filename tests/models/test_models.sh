@@ -6,7 +6,9 @@
 # routed MoE model is raised: its optimized IR holds mixc.moe/mixc.soft_moe and
 # none of the ops its routing was exported as (com.microsoft.MoE included), and
 # no Transpose next to a mixc.moe: the Sparse-MLP token MoE (2 per tiny model)
-# reads and writes its transposed rows in place (moe_layout.py).
+# reads and writes its transposed rows in place (moe_layout.py). The Mixer
+# exported three ways (token mixing as Transpose/MatMul, Einsum, Conv1d)
+# compiles to the same ops: the same mixc.matmul nodes, no Einsum or Conv.
 set -u
 MIXC=$1; TMP=$2; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
@@ -35,5 +37,9 @@ for m in "${models[@]}"; do
       want=0; case "$name" in sparse_mlp_*|default/*) want=2 ;; esac
       if r=$(/usr/bin/python3 "$(dirname "$0")/moe_layout.py" "$TMP/$tag.opt.mir" --want-transposed $want); then ok; else bad "$name: $r"; fi ;;
   esac
+done
+ops() { [ -s "$TMP/$1_model.opt.mir" ] && grep -oE "= [A-Za-z.]+\\(" "$TMP/$1_model.opt.mir" | sort | uniq -c; }
+for v in mixer_einsum mixer_conv1d; do
+  if a=$(ops mixer) && b=$(ops $v) && [ "$a" = "$b" ]; then ok; else bad "$v: optimized ops differ from mixer's"; fi
 done
 finish
