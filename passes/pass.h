@@ -37,6 +37,7 @@ bool pass_run_pipeline(ir_ctx *cx, const pass_options *o);
 /* The passes. */
 bool pass_canonicalize(ir_ctx *cx);
 bool pass_fold(ir_ctx *cx);
+bool pass_raise_layernorm(ir_ctx *cx);
 bool pass_raise_moe(ir_ctx *cx);
 bool pass_raise_soft_moe(ir_ctx *cx);
 bool pass_strided_moe(ir_ctx *cx);

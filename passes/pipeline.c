@@ -11,6 +11,7 @@
 const pass_info pass_pipeline[] = {
     {"canonicalize", "remove Identity and inference-mode Dropout", pass_canonicalize},
     {"fold", "fold constants and shape subgraphs (Shape, Gather, Concat, Reshape...)", pass_fold},
+    {"raise-layernorm", "rewrite LayerNorm exported as ReduceMean/Sub/Pow/Sqrt/Div (opset < 17) to LayerNormalization", pass_raise_layernorm},
     {"raise-moe", "fuse routed MoE layers (loop, masked, one-hot, per-image exports; com.microsoft.MoE) into mixc.moe", pass_raise_moe},
     {"strided-moe", "token-mixing mixc.moe reads and writes its rows through strides: no Transpose around it", pass_strided_moe},
     {"raise-soft-moe", "fuse Soft MoE layers into mixc.soft_moe", pass_raise_soft_moe},

@@ -86,7 +86,7 @@ CFG = {
     },
 }
 
-NAMES = ["mixer", "mixer_dynbatch", "mixer_conv1d", "mixer_einsum",
+NAMES = ["mixer", "mixer_dynbatch", "mixer_conv1d", "mixer_einsum", "mixer_opset14",
          "sparse_mlp_masked", "sparse_mlp_onehot", "sparse_mlp_loop",
          "soft_moe", "per_image_moe", "per_image_moe_k2", "ms_moe"]
 
@@ -140,13 +140,13 @@ def make_input(shape):
     return torch.randn(shape, generator=g, dtype=torch.float32)
 
 
-def export_torch(model, x, path, dynamic):
+def export_torch(model, x, path, dynamic, opset=17):
     model.eval()
     kw = {}
     if dynamic:
         kw["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
     with torch.no_grad():
-        torch.onnx.export(model, (x,), path, opset_version=17, do_constant_folding=True,
+        torch.onnx.export(model, (x,), path, opset_version=opset, do_constant_folding=True,
                           input_names=["input"], output_names=["logits"], **kw)
 
 
@@ -327,7 +327,8 @@ def main(argv=None):
                 else:
                     with torch.no_grad():
                         yt = model(xt)
-                export_torch(model, xt, path, dynamic)
+                # mixer_opset14: PyTorch 1.13's default opset, LayerNorm decomposed
+                export_torch(model, xt, path, dynamic, 14 if name == "mixer_opset14" else 17)
                 x, y = xt.numpy(), yt.numpy().astype(np.float32)
                 if check and name.startswith("sparse_mlp") and not equiv_done:
                     info += " styles_equiv=%.1e" % style_equivalence(args.size, args.sparse_variant, xt)

@@ -7,8 +7,9 @@
 # none of the ops its routing was exported as (com.microsoft.MoE included), and
 # no Transpose next to a mixc.moe: the Sparse-MLP token MoE (2 per tiny model)
 # reads and writes its transposed rows in place (moe_layout.py). The Mixer
-# exported three ways (token mixing as Transpose/MatMul, Einsum, Conv1d)
-# compiles to the same ops: the same mixc.matmul nodes, no Einsum or Conv.
+# exported four ways (token mixing as Transpose/MatMul, Einsum or Conv1d;
+# LayerNorm decomposed at opset 14) compiles to the same ops: the same
+# mixc.matmul and LayerNormalization nodes, no Einsum, Conv or ReduceMean/Div.
 set -u
 MIXC=$1; TMP=$2; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
@@ -39,7 +40,7 @@ for m in "${models[@]}"; do
   esac
 done
 ops() { [ -s "$TMP/$1_model.opt.mir" ] && grep -oE "= [A-Za-z.]+\\(" "$TMP/$1_model.opt.mir" | sort | uniq -c; }
-for v in mixer_einsum mixer_conv1d; do
+for v in mixer_einsum mixer_conv1d mixer_opset14; do
   if a=$(ops mixer) && b=$(ops $v) && [ "$a" = "$b" ]; then ok; else bad "$v: optimized ops differ from mixer's"; fi
 done
 finish

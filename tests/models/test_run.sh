@@ -4,9 +4,10 @@
 # kernels (`mixc run --interp`) and an AOT executable (`mixc compile`).
 # Models listed in UNSUPPORTED must fail with exit 1 and the given message;
 # if one starts working, this test fails until it is taken off the list.
-# The Mixer exported three ways (mixer, mixer_einsum, mixer_conv1d: the same
-# weights, token mixing as Transpose/MatMul, Einsum or Conv1d) gives the
-# same bytes through the JIT: raise-matmul makes them one program.
+# The Mixer exported four ways (mixer, mixer_einsum, mixer_conv1d,
+# mixer_opset14: the same weights, token mixing as Transpose/MatMul, Einsum or
+# Conv1d, LayerNorm decomposed) gives the same bytes through the JIT:
+# raise-matmul and raise-layernorm make them one program.
 set -u
 MIXC=$1; TMP=$2; rm -rf "$TMP"; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
@@ -35,7 +36,7 @@ for d in "$here"/tiny/*/; do
   tail -1 "$TMP/out" | grep -Eq '^median_ms=[0-9.]+ min_ms=[0-9.]+ runs=3$' && ok || bad "$name: --bench last line"
   if r=$(compare "$out/logits.npy" "$want"); then ok; else bad "$name (aot): $r"; fi
 done
-for v in mixer_einsum mixer_conv1d; do
+for v in mixer_einsum mixer_conv1d mixer_opset14; do
   cmp -s "$TMP/mixer.jit/logits.npy" "$TMP/$v.jit/logits.npy" && ok || bad "$v: JIT output differs from mixer's"
 done
 finish

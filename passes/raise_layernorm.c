@@ -1,0 +1,150 @@
+/* raise_layernorm.c - the raise-layernorm pass: LayerNorm written out in
+ * elementary ops (how PyTorch exports nn.LayerNorm before opset 17, its
+ * default opset 14 included) becomes one LayerNormalization node, one pass
+ * over the rows instead of eight:
+ *
+ *   m = ReduceMean(X) {axes = [-1]}         d = Sub(X, m)
+ *   v = ReduceMean(Pow(d, 2)) {axes = [-1]} (or Mul(d, d))
+ *   y = Div(d, Sqrt(Add(v, eps)))
+ *   y = Mul(y, gamma)                        optional, either order
+ *   y = Add(y, beta)                         optional, either order
+ *     -> LayerNormalization(X, gamma, beta) {axis = -1, epsilon = eps}
+ *
+ * The reductions are over the last axis only (as the axes attribute, or the
+ * axes input from opset 18), with keepdims; eps is a scalar constant; gamma
+ * and beta are constants with one element per entry of X's last dim (any
+ * leading 1 dims; they become [C] views). Without a Mul, gamma is a new
+ * constant of ones; without an Add, there is no bias. Only f32 X is raised.
+ * The math is the same: LayerNormalization computes (x - mean) /
+ * sqrt(var + eps) * gamma + beta with the population variance, in f32.
+ *
+ * Every intermediate value has exactly the users of the pattern (d: the
+ * square and the Div; the others one) and is no graph output; X may have any
+ * number of users. The LayerNormalization takes the place, ONNX name and
+ * index of the Div and gives the last matched value (its name, its users).
+ *
+ * Requires: topological order, types inferred, constants folded. Establishes:
+ * no decomposed LayerNorm of this form is left; dead nodes are gone. */
+#include "match.h"
+
+#include <string.h>
+
+/* How many inputs of live nodes, and graph outputs, are v. */
+static int uses(const ir_graph *g, const ir_value *v) {
+  int u = pass_is_graph_output(g, v) ? 2 : 0; /* an output is never fused away */
+  for (int i = 0; i < g->nnodes; i++) {
+    const ir_node *n = g->nodes[i];
+    if (n->dead) continue;
+    for (int j = 0; j < n->nin; j++) u += n->in[j] == v;
+  }
+  return u;
+}
+
+/* v is made by a node of op `op` (live) */
+static ir_node *def(const ir_value *v, ir_op op) {
+  return v && v->def && !v->def->dead && v->def->op == op ? v->def : NULL;
+}
+
+/* n is a ReduceMean over the last axis of its input only, keeping dims. */
+static bool mean_last(const ir_node *n) {
+  if (ir_attr_int(n, "keepdims", 1) != 1) return false;
+  int r = n->in[0]->type.rank;
+  int64_t ax;
+  const ir_attr *a = ir_attr_find(n, "axes");
+  if (a) {
+    if (a->kind != IR_ATTR_INTS || a->n != 1) return false;
+    ax = a->ints[0];
+  } else {
+    const ir_value *in = n->nin > 1 ? n->in[1] : NULL;
+    if (!in || !in->konst || in->konst->dtype != IR_I64 || in->konst->numel != 1) return false;
+    ax = ((const int64_t *)in->konst->data)[0];
+  }
+  return r >= 1 && (ax == -1 || ax == r - 1);
+}
+
+/* The operand of binary node n that is not `x`, when the other one is x. */
+static ir_value *other(const ir_node *n, const ir_value *x) {
+  return n->in[0] == x ? n->in[1] : n->in[1] == x ? n->in[0] : NULL;
+}
+
+/* c is an f32 constant of C elements, all its dims but the last 1: its [C] view. */
+static ir_value *per_channel(ir_graph *g, ir_value *c, int64_t C, const char *suffix) {
+  if (!c || !c->konst || c->konst->dtype != IR_F32 || c->konst->numel != C || c->konst->rank < 1 ||
+      c->konst->dims[c->konst->rank - 1] != C)
+    return NULL;
+  return c->konst->rank == 1 ? c : pass_const_view(g, c, suffix, 1, &C);
+}
+
+/* The match of one decomposed LayerNorm whose Div is `dv`, rewritten. */
+static bool raise(ir_ctx *cx, ir_node *dv) {
+  ir_graph *g = cx->g;
+  ir_value *d = dv->in[0];
+  ir_node *sq = def(dv->in[1], IR_OP_Sqrt), *sub = def(d, IR_OP_Sub);
+  ir_node *add = sq ? def(sq->in[0], IR_OP_Add) : NULL;
+  if (!sub || !add || sub->in[0]->type.dtype != IR_F32) return false;
+  ir_value *x = sub->in[0];
+  ir_node *m = def(sub->in[1], IR_OP_ReduceMean);
+  if (!m || m->in[0] != x || !mean_last(m)) return false;
+  double eps;
+  ir_node *var = NULL;
+  for (int i = 0; i < 2 && !var; i++)
+    if (pass_const_scalar(add->in[1 - i], &eps)) var = def(add->in[i], IR_OP_ReduceMean);
+  if (!var || !mean_last(var)) return false;
+  ir_node *p = def(var->in[0], IR_OP_Pow);
+  double two;
+  if (p ? p->in[0] != d || !pass_const_scalar(p->in[1], &two) || two != 2.0
+        : !(p = def(var->in[0], IR_OP_Mul)) || p->in[0] != d || p->in[1] != d)
+    return false;
+  /* intermediates used only inside the pattern */
+  if (uses(g, m->out[0]) != 1 || uses(g, d) != (p->op == IR_OP_Mul ? 3 : 2) ||
+      uses(g, p->out[0]) != 1 || uses(g, var->out[0]) != 1 || uses(g, add->out[0]) != 1 ||
+      uses(g, sq->out[0]) != 1)
+    return false;
+  const ir_type *xt = &x->type;
+  if (xt->rank < 1 || !ir_dim_static(xt->dims[xt->rank - 1])) return false;
+  int64_t C = xt->dims[xt->rank - 1].v;
+
+  ir_node *last = dv, *mul = NULL, *badd = NULL;
+  ir_value *gamma = NULL, *beta = NULL;
+  ir_node *u = uses(g, dv->out[0]) == 1 ? pass_only_user(g, dv->out[0]) : NULL;
+  if (u && u->op == IR_OP_Mul && (gamma = per_channel(g, other(u, dv->out[0]), C, "scale"))) {
+    mul = last = u;
+    u = uses(g, u->out[0]) == 1 ? pass_only_user(g, u->out[0]) : NULL;
+  }
+  if (u && u->op == IR_OP_Add && (beta = per_channel(g, other(u, last->out[0]), C, "bias")))
+    badd = last = u;
+  if (!pass_same_shape(&last->out[0]->type, xt)) return false; /* nothing broadcast x up */
+  if (!gamma) {
+    ir_tensor *t = ir_tensor_new(g->arena, IR_F32, 1, &C);
+    for (int64_t i = 0; i < C; i++) ((float *)t->data)[i] = 1.0f;
+    gamma = ir_const_new(g, ir_sprintf(g->arena, "%s.scale", dv->name), t);
+    t->name = gamma->name;
+  }
+
+  ir_node *ln = ir_node_new(g, IR_OP_LayerNormalization, dv->name, beta ? 3 : 2, 1);
+  ln->index = dv->index;
+  ln->in[0] = x, ln->in[1] = gamma;
+  if (beta) ln->in[2] = beta;
+  ir_attr_add(g, ln, "axis", IR_ATTR_INT)->i = -1;
+  ir_attr_add(g, ln, "epsilon", IR_ATTR_FLOAT)->f = (float)eps;
+  ln->out[0] = last->out[0];
+  ln->out[0]->def = ln;
+  ln->out[0]->def_index = 0;
+  m->dead = sub->dead = p->dead = var->dead = add->dead = sq->dead = dv->dead = true;
+  if (mul) mul->dead = true;
+  if (badd) badd->dead = true;
+  g->nodes[pass_node_pos(g, last)] = ln; /* the last node's place: X, gamma, beta come before */
+  pass_reinfer(cx, ln);
+  return true;
+}
+
+bool pass_raise_layernorm(ir_ctx *cx) {
+  ir_graph *g = cx->g;
+  bool changed = false;
+  for (int i = 0; i < g->nnodes; i++) {
+    ir_node *n = g->nodes[i];
+    if (!n->dead && n->op == IR_OP_Div) changed |= raise(cx, n);
+  }
+  if (changed) ir_graph_compact(g);
+  return true;
+}
