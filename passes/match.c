@@ -25,6 +25,15 @@ ir_node *pass_only_user(const ir_graph *g, const ir_value *v) {
   return uses == 1 ? user : NULL;
 }
 
+bool pass_ints_are(const ir_node *n, const char *name, int cnt, const int64_t *v, int64_t dflt) {
+  const ir_attr *a = ir_attr_find(n, name);
+  if (!a) return true;
+  if (a->kind != IR_ATTR_INTS || a->n != cnt) return false;
+  for (int i = 0; i < cnt; i++)
+    if (a->ints[i] != (v ? v[i] : dflt)) return false;
+  return true;
+}
+
 bool pass_const_scalar(const ir_value *v, double *f) {
   if (!v || !v->konst || v->konst->numel != 1 || !ir_dtype_is_float(v->konst->dtype) ||
       !v->konst->data)

@@ -17,6 +17,9 @@ bool pass_is_graph_output(const ir_graph *g, const ir_value *v);
 /* The one node that uses v, when v has exactly one use (a graph output counts
  * as a use, and a node that reads v twice as two); else NULL. */
 ir_node *pass_only_user(const ir_graph *g, const ir_value *v);
+/* Attribute `name` of n is absent, or a list of cnt ints equal to v[i] (v
+ * NULL: all equal to dflt). */
+bool pass_ints_are(const ir_node *n, const char *name, int cnt, const int64_t *v, int64_t dflt);
 /* v is a float constant with exactly one element (any rank); *f is its value. */
 bool pass_const_scalar(const ir_value *v, double *f);
 /* v is within a relative 1e-6 of want: how exported constants are compared. */

@@ -29,17 +29,6 @@
 
 #include <string.h>
 
-/* Attribute `name` (a list) is absent, or has n entries all equal to v[i]
- * (v NULL: all equal to dflt). */
-static bool ints_are(const ir_node *n, const char *name, int cnt, const int64_t *v, int64_t dflt) {
-  const ir_attr *a = ir_attr_find(n, name);
-  if (!a) return true;
-  if (a->kind != IR_ATTR_INTS || a->n != cnt) return false;
-  for (int i = 0; i < cnt; i++)
-    if (a->ints[i] != (v ? v[i] : dflt)) return false;
-  return true;
-}
-
 static ir_value *shape_const(ir_graph *g, const char *base, const char *suffix, int n,
                              const int64_t *v) {
   ir_tensor *t = ir_tensor_vec_i64(g->arena, n, v);
@@ -76,8 +65,8 @@ static bool patchify(ir_ctx *cx, ir_node *conv) {
   const char *ap = ir_attr_str(conv, "auto_pad", "NOTSET");
   if (ir_attr_int(conv, "group", 1) != 1 || wd[1] != C || kh < 1 || kw < 1 || H % kh ||
       W % kw || (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) ||
-      !ints_are(conv, "kernel_shape", 2, k, 0) || !ints_are(conv, "strides", 2, k, 0) ||
-      !ints_are(conv, "dilations", 2, NULL, 1) || !ints_are(conv, "pads", 4, NULL, 0))
+      !pass_ints_are(conv, "kernel_shape", 2, k, 0) || !pass_ints_are(conv, "strides", 2, k, 0) ||
+      !pass_ints_are(conv, "dilations", 2, NULL, 1) || !pass_ints_are(conv, "pads", 4, NULL, 0))
     return false;
   if (!ir_attr_find(conv, "strides") && (kh != 1 || kw != 1)) return false; /* stride 1 */
   int64_t OH = H / kh, OW = W / kw;

@@ -29,17 +29,6 @@
 
 #include <string.h>
 
-/* How many inputs of live nodes, and graph outputs, are v. */
-static int uses(const ir_graph *g, const ir_value *v) {
-  int u = pass_is_graph_output(g, v) ? 2 : 0; /* an output is never fused away */
-  for (int i = 0; i < g->nnodes; i++) {
-    const ir_node *n = g->nodes[i];
-    if (n->dead) continue;
-    for (int j = 0; j < n->nin; j++) u += n->in[j] == v;
-  }
-  return u;
-}
-
 /* v is made by a node of op `op` (live) */
 static ir_node *def(const ir_value *v, ir_op op) {
   return v && v->def && !v->def->dead && v->def->op == op ? v->def : NULL;
@@ -96,9 +85,9 @@ static bool raise(ir_ctx *cx, ir_node *dv) {
         : !(p = def(var->in[0], IR_OP_Mul)) || p->in[0] != d || p->in[1] != d)
     return false;
   /* intermediates used only inside the pattern */
-  if (uses(g, m->out[0]) != 1 || uses(g, d) != (p->op == IR_OP_Mul ? 3 : 2) ||
-      uses(g, p->out[0]) != 1 || uses(g, var->out[0]) != 1 || uses(g, add->out[0]) != 1 ||
-      uses(g, sq->out[0]) != 1)
+  if (ir_count_uses(g, m->out[0]) != 1 || ir_count_uses(g, d) != (p->op == IR_OP_Mul ? 3 : 2) ||
+      ir_count_uses(g, p->out[0]) != 1 || ir_count_uses(g, var->out[0]) != 1 || ir_count_uses(g, add->out[0]) != 1 ||
+      ir_count_uses(g, sq->out[0]) != 1)
     return false;
   const ir_type *xt = &x->type;
   if (xt->rank < 1 || !ir_dim_static(xt->dims[xt->rank - 1])) return false;
@@ -106,10 +95,10 @@ static bool raise(ir_ctx *cx, ir_node *dv) {
 
   ir_node *last = dv, *mul = NULL, *badd = NULL;
   ir_value *gamma = NULL, *beta = NULL;
-  ir_node *u = uses(g, dv->out[0]) == 1 ? pass_only_user(g, dv->out[0]) : NULL;
+  ir_node *u = ir_count_uses(g, dv->out[0]) == 1 ? pass_only_user(g, dv->out[0]) : NULL;
   if (u && u->op == IR_OP_Mul && (gamma = per_channel(g, other(u, dv->out[0]), C, "scale"))) {
     mul = last = u;
-    u = uses(g, u->out[0]) == 1 ? pass_only_user(g, u->out[0]) : NULL;
+    u = ir_count_uses(g, u->out[0]) == 1 ? pass_only_user(g, u->out[0]) : NULL;
   }
   if (u && u->op == IR_OP_Add && (beta = per_channel(g, other(u, last->out[0]), C, "bias")))
     badd = last = u;

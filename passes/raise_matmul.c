@@ -122,16 +122,6 @@ static bool raise_einsum(ir_ctx *cx, ir_node *n) {
   return false;
 }
 
-/* Attribute `name` is absent or an int list of n entries all equal to v. */
-static bool ints_all(const ir_node *n, const char *name, int cnt, int64_t v) {
-  const ir_attr *a = ir_attr_find(n, name);
-  if (!a) return true;
-  if (a->kind != IR_ATTR_INTS || a->n != cnt) return false;
-  for (int i = 0; i < cnt; i++)
-    if (a->ints[i] != v) return false;
-  return true;
-}
-
 static bool raise_conv1d(ir_ctx *cx, ir_node *n) {
   ir_value *x = n->in[0], *w = n->in[1], *b = n->nin > 2 ? n->in[2] : NULL;
   const ir_type *xt = &x->type;
@@ -140,9 +130,9 @@ static bool raise_conv1d(ir_ctx *cx, ir_node *n) {
       w->konst->rank != 3 || w->konst->dims[1] != xt->dims[1].v || w->konst->dims[2] != 1 ||
       (b && (!b->konst || b->konst->dtype != xt->dtype)))
     return false;
-  if (ir_attr_int(n, "group", 1) != 1 || !ints_all(n, "kernel_shape", 1, 1) ||
-      !ints_all(n, "strides", 1, 1) || !ints_all(n, "dilations", 1, 1) ||
-      !ints_all(n, "pads", 2, 0))
+  if (ir_attr_int(n, "group", 1) != 1 || !pass_ints_are(n, "kernel_shape", 1, NULL, 1) ||
+      !pass_ints_are(n, "strides", 1, NULL, 1) || !pass_ints_are(n, "dilations", 1, NULL, 1) ||
+      !pass_ints_are(n, "pads", 2, NULL, 0))
     return false;
   const int64_t wd[2] = {w->konst->dims[0], w->konst->dims[1]};
   ir_value *args[3] = {pass_const_view(cx->g, w, "rows", 2, wd), x, b};
