@@ -200,7 +200,8 @@ int rt_harness_main(int argc, char **argv, const rt_model_desc *m);
   "  --input NAME=FILE  an input tensor (.npy or ONNX TensorProto .pb); every input is\n"      \
   "                     required\n"                                                           \
   "  --output-dir DIR   where outputs go (default: the current directory; created if\n"       \
-  "                     missing); characters outside [A-Za-z0-9._-] in NAME become '_'\n"     \
+  "                     missing, in a parent that exists); characters outside\n"            \
+  "                     [A-Za-z0-9._-] in NAME become '_'\n"                                \
   "  --threads N        threads to run on, N >= 1 (default: the number of cores)\n"          \
   "  --bench N          after the first run, time N more and print\n"                        \
   "                     'median_ms=X min_ms=Y runs=N' as the last line\n"                    \

@@ -59,6 +59,15 @@ expect_exit 1 "run --profile to a missing dir" "$MIXC" run "$D/model.onnx" "${IN
 grep -q "profile: cannot write /nonexistent-dir/p.json" "$TMP/err" && ok || bad "unwritable profile: message"
 expect_exit 1 "exe --profile to a missing dir" "$EXE" "${IN[@]}" --output-dir "$P/o" --profile /nonexistent-dir/p.json
 
+# ---- --output-dir: made if missing, not its parents; a file there is an error -------------
+expect_exit 0 "run --output-dir missing" "$MIXC" run "$D/model.onnx" "${IN[@]}" --output-dir "$P/new"
+[ -s "$P/new/logits.npy" ] && ok || bad "--output-dir missing: no logits.npy"
+expect_exit 1 "run --output-dir with a missing parent" "$MIXC" run "$D/model.onnx" "${IN[@]}" --output-dir "$P/nope/sub"
+grep -q "cannot create output directory $P/nope/sub" "$TMP/err" && ok || bad "--output-dir with a missing parent: message"
+: >"$P/afile"
+expect_exit 1 "run --output-dir that is a file" "$MIXC" run "$D/model.onnx" "${IN[@]}" --output-dir "$P/afile"
+grep -q "is not a directory" "$TMP/err" && ok || bad "--output-dir that is a file: message"
+
 # ---- views: no copy, their memory stays live while any name of it is used -----------------
 V=$TMP/views; "${CHECK[@]}" views-model "$V" || bad "views-model"
 for how in jit interp; do
