@@ -128,7 +128,8 @@ static bool raise_conv1d(ir_ctx *cx, ir_node *n) {
   if (!n->out[0] || xt->rank != 3 || (xt->dtype != IR_F32 && xt->dtype != IR_F64) ||
       !ir_dim_static(xt->dims[1]) || !w->konst || w->konst->dtype != xt->dtype ||
       w->konst->rank != 3 || w->konst->dims[1] != xt->dims[1].v || w->konst->dims[2] != 1 ||
-      (b && (!b->konst || b->konst->dtype != xt->dtype)))
+      (b && (!b->konst || b->konst->dtype != xt->dtype || b->konst->rank != 1 ||
+             b->konst->dims[0] != w->konst->dims[0])))
     return false;
   if (ir_attr_int(n, "group", 1) != 1 || !pass_ints_are(n, "kernel_shape", 1, NULL, 1) ||
       !pass_ints_are(n, "strides", 1, NULL, 1) || !pass_ints_are(n, "dilations", 1, NULL, 1) ||
