@@ -85,10 +85,10 @@ static bool raise(ir_ctx *cx, ir_node *dv) {
         : !(p = def(var->in[0], IR_OP_Mul)) || p->in[0] != d || p->in[1] != d)
     return false;
   /* intermediates used only inside the pattern */
-  if (ir_count_uses(g, m->out[0]) != 1 || ir_count_uses(g, d) != (p->op == IR_OP_Mul ? 3 : 2) ||
-      ir_count_uses(g, p->out[0]) != 1 || ir_count_uses(g, var->out[0]) != 1 || ir_count_uses(g, add->out[0]) != 1 ||
-      ir_count_uses(g, sq->out[0]) != 1)
-    return false;
+  if (ir_count_uses(g, d) != (p->op == IR_OP_Mul ? 3 : 2)) return false;
+  const ir_node *once[] = {m, p, var, add, sq};
+  for (int i = 0; i < 5; i++)
+    if (ir_count_uses(g, once[i]->out[0]) != 1) return false;
   const ir_type *xt = &x->type;
   if (xt->rank < 1 || !ir_dim_static(xt->dims[xt->rank - 1])) return false;
   int64_t C = xt->dims[xt->rank - 1].v;

@@ -58,6 +58,8 @@ static bool read_term(const char *s, size_t len, term *t) {
   return true;
 }
 
+static bool has(const term *t, char c) { return memchr(t->l, c, (size_t)t->n) != NULL; }
+
 /* "A,B->O" or "A,B" (O implied) into in[0], in[1], out. */
 static bool parse_equation(const char *eq, term in[2], term *out) {
   const char *comma = strchr(eq, ','), *arrow = strstr(eq, "->");
@@ -70,14 +72,11 @@ static bool parse_equation(const char *eq, term in[2], term *out) {
   out->n = 0; /* implied: the labels seen once, alphabetically (upper case first) */
   for (char c = 'A'; c <= 'z'; c++) {
     if (!letter(c)) continue;
-    int seen = (memchr(in[0].l, c, (size_t)in[0].n) != NULL) + (memchr(in[1].l, c, (size_t)in[1].n) != NULL);
-    if (seen == 1) out->l[out->n++] = c;
+    if (has(&in[0], c) + has(&in[1], c) == 1) out->l[out->n++] = c;
   }
   out->l[out->n] = 0;
   return true;
 }
-
-static bool has(const term *t, char c) { return memchr(t->l, c, (size_t)t->n) != NULL; }
 
 static void to_matmul(ir_ctx *cx, ir_node *n, int nin, ir_value *const *in, const char *flag) {
   ir_graph *g = cx->g;
@@ -94,7 +93,9 @@ static bool raise_einsum(ir_ctx *cx, ir_node *n) {
   if (n->nin != 2 || !n->out[0]) return false;
   term in[2], out;
   if (!parse_equation(ir_attr_str(n, "equation", ""), in, &out)) return false;
-  int wi = n->in[1]->konst && n->in[1]->type.rank == 2 ? 1 : n->in[0]->konst && n->in[0]->type.rank == 2 ? 0 : -1;
+  int wi = -1; /* the weight: a constant matrix, preferably the second operand */
+  for (int i = 1; i >= 0 && wi < 0; i--)
+    if (n->in[i]->konst && n->in[i]->type.rank == 2) wi = i;
   if (wi < 0) return false;
   ir_value *w = n->in[wi], *x = n->in[1 - wi];
   const term *wl = &in[wi], *xl = &in[1 - wi];
