@@ -9,7 +9,8 @@
 # reads and writes its transposed rows in place (moe_layout.py). The Mixer
 # exported four ways (token mixing as Transpose/MatMul, Einsum or Conv1d;
 # LayerNorm decomposed at opset 14) compiles to the same ops: the same
-# mixc.matmul and LayerNormalization nodes, no Einsum, Conv or ReduceMean/Div.
+# mixc.matmul and LayerNormalization nodes (no Einsum or Conv left, and no
+# Sub/Pow/Sqrt/Div of a LayerNorm).
 set -u
 MIXC=$1; TMP=$2; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
