@@ -87,7 +87,7 @@ CFG = {
 }
 
 NAMES = ["mixer", "mixer_dynbatch", "mixer_conv1d", "mixer_einsum", "mixer_opset14",
-         "sparse_mlp_masked", "sparse_mlp_onehot", "sparse_mlp_loop",
+         "sparse_mlp_masked", "sparse_mlp_onehot", "sparse_mlp_loop", "sparse_mlp_opset14",
          "soft_moe", "per_image_moe", "per_image_moe_k2", "ms_moe"]
 
 
@@ -106,6 +106,8 @@ def build(name, size, sparse_variant="S", cap_factor=CAP_FACTOR):
     if name.startswith("sparse_mlp_"):
         c = cfg["sparse"] if size == "tiny" else cfg["sparse_" + sparse_variant]
         style = name[len("sparse_mlp_"):]
+        if style == "opset14":  # the masked export at opset 14
+            style = "masked"
         m = mm.SparseMLP(style=style, drop_frac=DROP_FRAC,
                          cap_factor=cap_factor if style == "onehot" else None, **c)
         return mm.init_params(m, seed=SPARSE_SEED), (B, 3, c["img"], c["img"]), False
@@ -327,8 +329,8 @@ def main(argv=None):
                 else:
                     with torch.no_grad():
                         yt = model(xt)
-                # mixer_opset14: PyTorch 1.13's default opset, LayerNorm decomposed
-                export_torch(model, xt, path, dynamic, 14 if name == "mixer_opset14" else 17)
+                # *_opset14: PyTorch 1.13's default opset, LayerNorm decomposed
+                export_torch(model, xt, path, dynamic, 14 if name.endswith("_opset14") else 17)
                 x, y = xt.numpy(), yt.numpy().astype(np.float32)
                 if check and name.startswith("sparse_mlp") and not equiv_done:
                     info += " styles_equiv=%.1e" % style_equivalence(args.size, args.sparse_variant, xt)

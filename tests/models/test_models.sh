@@ -10,7 +10,7 @@
 # exported four ways (token mixing as Transpose/MatMul, Einsum or Conv1d;
 # LayerNorm decomposed at opset 14) compiles to the same ops: the same
 # mixc.matmul and LayerNormalization nodes (no Einsum or Conv left, and no
-# Sub/Pow/Sqrt/Div of a LayerNorm).
+# Sub/Pow/Sqrt/Div of a LayerNorm); so does the masked Sparse-MLP at opset 14.
 set -u
 MIXC=$1; TMP=$2; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
@@ -41,7 +41,8 @@ for m in "${models[@]}"; do
   esac
 done
 ops() { [ -s "$TMP/$1_model.opt.mir" ] && grep -oE "= [A-Za-z.]+\\(" "$TMP/$1_model.opt.mir" | sort | uniq -c; }
-for v in mixer_einsum mixer_conv1d mixer_opset14; do
-  if a=$(ops mixer) && b=$(ops $v) && [ "$a" = "$b" ]; then ok; else bad "$v: optimized ops differ from mixer's"; fi
+for p in mixer:mixer_einsum mixer:mixer_conv1d mixer:mixer_opset14 sparse_mlp_masked:sparse_mlp_opset14; do
+  r=${p%%:*} v=${p#*:}
+  if a=$(ops $r) && b=$(ops $v) && [ "$a" = "$b" ]; then ok; else bad "$v: optimized ops differ from $r's"; fi
 done
 finish

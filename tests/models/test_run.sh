@@ -7,7 +7,8 @@
 # The Mixer exported four ways (mixer, mixer_einsum, mixer_conv1d,
 # mixer_opset14: the same weights, token mixing as Transpose/MatMul, Einsum or
 # Conv1d, LayerNorm decomposed) gives the same bytes through the JIT:
-# raise-matmul and raise-layernorm make them one program.
+# raise-matmul and raise-layernorm make them one program; so does the masked
+# Sparse-MLP exported at opset 14 (sparse_mlp_opset14).
 set -u
 MIXC=$1; TMP=$2; rm -rf "$TMP"; mkdir -p "$TMP"
 . "$(dirname "$0")/../lib.sh"
@@ -36,7 +37,8 @@ for d in "$here"/tiny/*/; do
   tail -1 "$TMP/out" | grep -Eq '^median_ms=[0-9.]+ min_ms=[0-9.]+ runs=3$' && ok || bad "$name: --bench last line"
   if r=$(compare "$out/logits.npy" "$want"); then ok; else bad "$name (aot): $r"; fi
 done
-for v in mixer_einsum mixer_conv1d mixer_opset14; do
-  cmp -s "$TMP/mixer.jit/logits.npy" "$TMP/$v.jit/logits.npy" && ok || bad "$v: JIT output differs from mixer's"
+for p in mixer:mixer_einsum mixer:mixer_conv1d mixer:mixer_opset14 sparse_mlp_masked:sparse_mlp_opset14; do
+  r=${p%%:*} v=${p#*:}
+  cmp -s "$TMP/$r.jit/logits.npy" "$TMP/$v.jit/logits.npy" && ok || bad "$v: JIT output differs from $r's"
 done
 finish
