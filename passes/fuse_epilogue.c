@@ -277,10 +277,7 @@ static bool fuse(ir_ctx *cx, ir_node *n) {
   if (n->op == IR_OP_MatMul || n->op == IR_OP_Gemm) {
     int64_t ta = n->op == IR_OP_Gemm ? ir_attr_int(n, "transA", 0) != 0 : 0;
     int64_t tb = n->op == IR_OP_Gemm ? ir_attr_int(n, "transB", 0) != 0 : 0;
-    n->op = IR_OP_MixcMatmul;
-    n->opset = (int)ir_graph_opset(g, ir_domain_name(IR_DOM_MIXC));
-    n->nattr = 0;
-    n->attrs = NULL;
+    pass_make_mixc_matmul(g, n);
     if (ta) set_int(g, n, "trans_a", 1);
     if (tb) set_int(g, n, "trans_b", 1);
   }

@@ -25,6 +25,13 @@ ir_node *pass_only_user(const ir_graph *g, const ir_value *v) {
   return uses == 1 ? user : NULL;
 }
 
+void pass_make_mixc_matmul(ir_graph *g, ir_node *n) {
+  n->op = IR_OP_MixcMatmul;
+  n->opset = (int)ir_graph_opset(g, ir_domain_name(IR_DOM_MIXC));
+  n->nattr = 0;
+  n->attrs = NULL;
+}
+
 bool pass_ints_are(const ir_node *n, const char *name, int cnt, const int64_t *v, int64_t dflt) {
   const ir_attr *a = ir_attr_find(n, name);
   if (!a) return true;

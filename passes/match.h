@@ -33,6 +33,9 @@ bool pass_same_shape(const ir_type *a, const ir_type *b);
  * sharing c's data, named NAME.suffix. */
 ir_value *pass_const_view(ir_graph *g, const ir_value *c, const char *suffix, int rank,
                           const int64_t *dims);
+/* n, a node rewritten in place, becomes a mixc.matmul with no attributes
+ * (its inputs and outputs are kept; the caller sets them and the flags). */
+void pass_make_mixc_matmul(ir_graph *g, ir_node *n);
 /* Gives n the inputs in[0..nin) (a fresh array; NULL entries are omitted
  * optional inputs). */
 void pass_set_inputs(ir_graph *g, ir_node *n, int nin, ir_value *const *in);

@@ -95,10 +95,10 @@ static bool raise(ir_ctx *cx, ir_node *dv) {
 
   ir_node *last = dv, *mul = NULL, *badd = NULL;
   ir_value *gamma = NULL, *beta = NULL;
-  ir_node *u = ir_count_uses(g, dv->out[0]) == 1 ? pass_only_user(g, dv->out[0]) : NULL;
+  ir_node *u = pass_only_user(g, dv->out[0]);
   if (u && u->op == IR_OP_Mul && (gamma = per_channel(g, other(u, dv->out[0]), C, "scale"))) {
     mul = last = u;
-    u = ir_count_uses(g, u->out[0]) == 1 ? pass_only_user(g, u->out[0]) : NULL;
+    u = pass_only_user(g, u->out[0]);
   }
   if (u && u->op == IR_OP_Add && (beta = per_channel(g, other(u, last->out[0]), C, "bias")))
     badd = last = u;

@@ -81,10 +81,7 @@ static bool parse_equation(const char *eq, term in[2], term *out) {
 static void to_matmul(ir_ctx *cx, ir_node *n, int nin, ir_value *const *in, const char *flag) {
   ir_graph *g = cx->g;
   pass_set_inputs(g, n, nin, in);
-  n->op = IR_OP_MixcMatmul;
-  n->opset = (int)ir_graph_opset(g, ir_domain_name(IR_DOM_MIXC));
-  n->nattr = 0;
-  n->attrs = NULL;
+  pass_make_mixc_matmul(g, n);
   if (flag) ir_attr_add(g, n, flag, IR_ATTR_INT)->i = 1;
   pass_reinfer(cx, n);
 }

@@ -146,10 +146,7 @@ static void rewrite(ir_ctx *cx, ir_node *t1, step *chain, int nsteps, ir_node *t
     case STEP_MATMUL: {
       ir_value *in[2] = {u->in[1], p};
       pass_set_inputs(g, u, 2, in);
-      u->op = IR_OP_MixcMatmul;
-      u->opset = (int)ir_graph_opset(g, ir_domain_name(IR_DOM_MIXC));
-      u->nattr = 0;
-      u->attrs = NULL;
+      pass_make_mixc_matmul(g, u);
       ir_attr_add(g, u, "trans_a", IR_ATTR_INT)->i = 1;
       pass_reinfer(cx, u);
       mm = u;
