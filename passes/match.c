@@ -12,6 +12,10 @@ bool pass_is_graph_output(const ir_graph *g, const ir_value *v) {
   return false;
 }
 
+ir_node *pass_def(const ir_value *v, ir_op op) {
+  return v && !v->konst && v->def && !v->def->dead && v->def->op == op ? v->def : NULL;
+}
+
 ir_node *pass_only_user(const ir_graph *g, const ir_value *v) {
   ir_node *user = NULL;
   int uses = 0;

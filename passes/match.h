@@ -1,7 +1,7 @@
 /* match.h - small pattern-matching and rewriting helpers shared by the
  * peephole passes (canonicalize.c, raise_gelu.c, sink_transpose.c,
  * fuse_epilogue.c, fuse_elementwise.c and others): who uses a value, whether
- * it is a graph output, reading scalar constants with a tolerance, comparing shapes,
+ * it is a graph output, which live node computes a value, reading scalar constants with a tolerance, comparing shapes,
  * reshaped views of constants, and re-inferring a node that a pass changed in
  * place. Not used outside passes/.
  *
@@ -14,6 +14,8 @@
 
 /* v is one of the graph's outputs. */
 bool pass_is_graph_output(const ir_graph *g, const ir_value *v);
+/* The live node that computes v with op (not when v is a constant), else NULL. */
+ir_node *pass_def(const ir_value *v, ir_op op);
 /* The one node that uses v, when v has exactly one use (a graph output counts
  * as a use, and a node that reads v twice as two); else NULL. */
 ir_node *pass_only_user(const ir_graph *g, const ir_value *v);

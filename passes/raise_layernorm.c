@@ -29,11 +29,6 @@
 
 #include <string.h>
 
-/* v is made by a node of op `op` (live) */
-static ir_node *def(const ir_value *v, ir_op op) {
-  return v && v->def && !v->def->dead && v->def->op == op ? v->def : NULL;
-}
-
 /* n is a ReduceMean over the last axis of its input only, keeping dims. */
 static bool mean_last(const ir_node *n) {
   if (ir_attr_int(n, "keepdims", 1) != 1) return false;
@@ -68,21 +63,21 @@ static ir_value *per_channel(ir_graph *g, ir_value *c, int64_t C, const char *su
 static bool raise(ir_ctx *cx, ir_node *dv) {
   ir_graph *g = cx->g;
   ir_value *d = dv->in[0];
-  ir_node *sq = def(dv->in[1], IR_OP_Sqrt), *sub = def(d, IR_OP_Sub);
-  ir_node *add = sq ? def(sq->in[0], IR_OP_Add) : NULL;
+  ir_node *sq = pass_def(dv->in[1], IR_OP_Sqrt), *sub = pass_def(d, IR_OP_Sub);
+  ir_node *add = sq ? pass_def(sq->in[0], IR_OP_Add) : NULL;
   if (!sub || !add || sub->in[0]->type.dtype != IR_F32) return false;
   ir_value *x = sub->in[0];
-  ir_node *m = def(sub->in[1], IR_OP_ReduceMean);
+  ir_node *m = pass_def(sub->in[1], IR_OP_ReduceMean);
   if (!m || m->in[0] != x || !mean_last(m)) return false;
   double eps;
   ir_node *var = NULL;
   for (int i = 0; i < 2 && !var; i++)
-    if (pass_const_scalar(add->in[1 - i], &eps)) var = def(add->in[i], IR_OP_ReduceMean);
+    if (pass_const_scalar(add->in[1 - i], &eps)) var = pass_def(add->in[i], IR_OP_ReduceMean);
   if (!var || !mean_last(var)) return false;
-  ir_node *p = def(var->in[0], IR_OP_Pow);
+  ir_node *p = pass_def(var->in[0], IR_OP_Pow);
   double two;
   if (p ? p->in[0] != d || !pass_const_scalar(p->in[1], &two) || two != 2.0
-        : !(p = def(var->in[0], IR_OP_Mul)) || p->in[0] != d || p->in[1] != d)
+        : !(p = pass_def(var->in[0], IR_OP_Mul)) || p->in[0] != d || p->in[1] != d)
     return false;
   /* intermediates used only inside the pattern */
   if (ir_count_uses(g, d) != (p->op == IR_OP_Mul ? 3 : 2)) return false;

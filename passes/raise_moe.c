@@ -47,10 +47,6 @@ void moe_take(moe_match *m, ir_node *n) {
   m->nodes[m->nnodes++] = n;
 }
 
-ir_node *moe_def(const ir_value *v, ir_op op) {
-  return v && !v->konst && v->def && v->def->op == op ? v->def : NULL;
-}
-
 bool moe_const_f(const ir_value *v, double *f) {
   if (!v || !v->konst || v->konst->numel != 1 || !ir_dtype_is_float(v->konst->dtype)) return false;
   *f = ir_tensor_get_f(v->konst, 0);
@@ -176,7 +172,7 @@ bool moe_match_router(moe_match *m, ir_node *t) {
     return true;
   }
   if (!t || t->op != IR_OP_TopK) return moe_fail(m, t, "expected the routing TopK");
-  ir_node *s = moe_def(t->in[0], IR_OP_Softmax);
+  ir_node *s = pass_def(t->in[0], IR_OP_Softmax);
   if (!s) return moe_fail(m, t, "TopK input is not a Softmax");
   const ir_type *pt = &s->out[0]->type;
   if (pt->rank != 2 || !ir_type_static(pt) || pt->dtype != IR_F32)
@@ -195,9 +191,9 @@ bool moe_match_router(moe_match *m, ir_node *t) {
   if (k < 1 || k > E) return moe_fail(m, t, "TopK k=%lld is not in 1..%lld", (long long)k, (long long)E);
   if (E > MOE_MAX_E) return moe_fail(m, t, "%lld experts; at most %d are raised", (long long)E, MOE_MAX_E);
   ir_value *lg = s->in[0];
-  ir_node *add = moe_def(lg, IR_OP_Add), *mm = moe_def(lg, IR_OP_MatMul);
+  ir_node *add = pass_def(lg, IR_OP_Add), *mm = pass_def(lg, IR_OP_MatMul);
   ir_value *bg = NULL;
-  ir_node *gemm = moe_def(lg, IR_OP_Gemm);
+  ir_node *gemm = pass_def(lg, IR_OP_Gemm);
   if (gemm) { /* Linear with bias: Gemm(x, W (E,d), b (E), transB=1), or W (d,E) */
     bool tb = ir_attr_int(gemm, "transB", 0) != 0;
     if (ir_attr_float(gemm, "alpha", 1.0f) != 1.0f || ir_attr_float(gemm, "beta", 1.0f) != 1.0f ||
@@ -227,7 +223,7 @@ bool moe_match_router(moe_match *m, ir_node *t) {
     int bi = const_f32(add->in[0], 1) ? 0 : const_f32(add->in[1], 1) ? 1 : -1;
     if (bi < 0 || add->in[bi]->konst->numel != E) return moe_fail(m, add, "router bias is not a constant (E)");
     bg = add->in[bi];
-    mm = moe_def(add->in[1 - bi], IR_OP_MatMul);
+    mm = pass_def(add->in[1 - bi], IR_OP_MatMul);
   }
   if (!mm) return moe_fail(m, s, "router logits are not MatMul(x, W_g)");
   ir_value *x = mm->in[0], *wg = mm->in[1];
@@ -254,14 +250,14 @@ bool moe_match_importance(moe_match *m, ir_value *keep) {
     if (m->keep != keep) return moe_fail(m, keep->def, "experts use different keep masks");
     return true;
   }
-  ir_node *sc = moe_def(keep, IR_OP_ScatterElements);
+  ir_node *sc = pass_def(keep, IR_OP_ScatterElements);
   if (!sc) return moe_fail(m, keep->def, "keep mask is not a ScatterElements");
   if (strcmp(ir_attr_str(sc, "reduction", "none"), "none") || ir_norm_axis(ir_attr_int(sc, "axis", 0), 1) != 0)
     return moe_fail(m, sc, "keep mask scatter must be axis 0 without reduction");
   int64_t rd[1] = {m->rows};
   if (!moe_static_dims(sc->in[0], 1, rd) || !moe_const_fill(sc->in[0], 1.0))
     return moe_fail(m, sc, "keep mask must start from ones(%lld)", (long long)m->rows);
-  ir_node *t2 = moe_def(sc->in[1], IR_OP_TopK);
+  ir_node *t2 = pass_def(sc->in[1], IR_OP_TopK);
   if (!t2 || sc->in[1] != t2->out[1]) return moe_fail(m, sc, "dropped rows are not TopK indices");
   int64_t nd = -1;
   if (!(t2->nin > 1 && moe_const_i(t2->in[1], &nd)) || nd < 1 || nd > m->rows)
@@ -271,7 +267,7 @@ bool moe_match_importance(moe_match *m, ir_value *keep) {
   int64_t nd1[1] = {nd};
   if (!moe_static_dims(sc->in[2], 1, nd1) || !moe_const_fill(sc->in[2], 0.0))
     return moe_fail(m, sc, "dropped rows must be set to zero");
-  ir_node *rm = moe_def(t2->in[0], IR_OP_ReduceMax);
+  ir_node *rm = pass_def(t2->in[0], IR_OP_ReduceMax);
   if (!rm || rm->in[0] != m->softmax->out[0] || !moe_axes_are(rm, 2, 1) ||
       ir_attr_int(rm, "keepdims", 1) != 0)
     return moe_fail(m, t2, "importance scores are not the max routing probability of each row");
@@ -285,13 +281,13 @@ bool moe_match_importance(moe_match *m, ir_value *keep) {
 
 /* ---- expert MLP: [Add(] MatMul(act([Add(] MatMul(xin, W1) [, b1)]), W2) [, b2)] ---- */
 static bool match_linear(moe_match *m, ir_value *v, ir_value **in, ir_value **w, ir_value **b) {
-  ir_node *add = moe_def(v, IR_OP_Add), *mm = moe_def(v, IR_OP_MatMul);
+  ir_node *add = pass_def(v, IR_OP_Add), *mm = pass_def(v, IR_OP_MatMul);
   *b = NULL;
   if (add) {
     int bi = const_f32(add->in[0], 1) ? 0 : const_f32(add->in[1], 1) ? 1 : -1;
     if (bi < 0) return moe_fail(m, add, "expert bias is not a constant vector");
     *b = add->in[bi];
-    mm = moe_def(add->in[1 - bi], IR_OP_MatMul);
+    mm = pass_def(add->in[1 - bi], IR_OP_MatMul);
     moe_take(m, add);
   }
   if (!mm) return moe_fail(m, v->def, "expected an expert Linear (MatMul [+ bias])");
@@ -327,7 +323,7 @@ bool moe_match_act(moe_match *m, ir_value *v, ir_value **pre, const char **act) 
   if (n->op == IR_OP_Mul) {
     /* silu: Mul(p, Sigmoid(p)) */
     for (int i = 0; i < 2; i++) {
-      ir_node *sg = moe_def(n->in[i], IR_OP_Sigmoid);
+      ir_node *sg = pass_def(n->in[i], IR_OP_Sigmoid);
       if (sg && sg->in[0] == n->in[1 - i]) {
         *pre = sg->in[0], *act = "silu";
         moe_take(m, n);
@@ -337,16 +333,16 @@ bool moe_match_act(moe_match *m, ir_value *v, ir_value **pre, const char **act) 
     }
     /* exact GELU: Mul(Mul(p, Add(Erf(Div(p, sqrt2)), 1)), 0.5), operands in any order */
     int hi = is_half(n->in[1]) ? 1 : is_half(n->in[0]) ? 0 : -1;
-    ir_node *inner = hi >= 0 ? moe_def(n->in[1 - hi], IR_OP_Mul) : NULL;
+    ir_node *inner = hi >= 0 ? pass_def(n->in[1 - hi], IR_OP_Mul) : NULL;
     if (inner) {
       for (int i = 0; i < 2; i++) {
-        ir_node *ad = moe_def(inner->in[i], IR_OP_Add);
+        ir_node *ad = pass_def(inner->in[i], IR_OP_Add);
         if (!ad) continue;
         double one;
         int oi = moe_const_f(ad->in[1], &one) && one == 1.0 ? 1 : moe_const_f(ad->in[0], &one) && one == 1.0 ? 0 : -1;
-        ir_node *erf = oi >= 0 ? moe_def(ad->in[1 - oi], IR_OP_Erf) : NULL;
-        ir_node *dv = erf ? moe_def(erf->in[0], IR_OP_Div) : NULL;
-        ir_node *ml = erf ? moe_def(erf->in[0], IR_OP_Mul) : NULL;
+        ir_node *erf = oi >= 0 ? pass_def(ad->in[1 - oi], IR_OP_Erf) : NULL;
+        ir_node *dv = erf ? pass_def(erf->in[0], IR_OP_Div) : NULL;
+        ir_node *ml = erf ? pass_def(erf->in[0], IR_OP_Mul) : NULL;
         ir_value *p = inner->in[1 - i];
         double c;
         bool ok = (dv && dv->in[0] == p && moe_const_f(dv->in[1], &c) && fabs(c - sqrt(2.0)) < 1e-6) ||
@@ -579,12 +575,12 @@ bool pass_raise_moe(ir_ctx *cx) {
   /* near misses: every TopK over a Softmax still here */
   int nrecs = 0;
   for (int i = 0; i < g->nnodes; i++)
-    nrecs += g->nodes[i]->op == IR_OP_TopK && moe_def(g->nodes[i]->in[0], IR_OP_Softmax);
+    nrecs += g->nodes[i]->op == IR_OP_TopK && pass_def(g->nodes[i]->in[0], IR_OP_Softmax);
   if (!nrecs) return true;
   moe_near_miss *recs = ir_alloc(cx->scratch, sizeof *recs * (size_t)nrecs);
   nrecs = 0;
   for (int i = 0; i < g->nnodes; i++)
-    if (g->nodes[i]->op == IR_OP_TopK && moe_def(g->nodes[i]->in[0], IR_OP_Softmax))
+    if (g->nodes[i]->op == IR_OP_TopK && pass_def(g->nodes[i]->in[0], IR_OP_Softmax))
       recs[nrecs++] = (moe_near_miss){g->nodes[i], NULL, NULL, 0};
   raise_one(cx, &stamp, recs, nrecs);
   for (int r = 0; r < nrecs; r++) {

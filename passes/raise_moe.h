@@ -7,7 +7,7 @@
 #define MIXC_PASSES_RAISE_MOE_H
 
 #include "ir/infer.h"
-#include "pass.h"
+#include "match.h"
 
 enum { MOE_MAX_E = 256, MOE_MAX_NODES = 4096 };
 
@@ -48,8 +48,6 @@ typedef struct moe_match {
 /* failure: records node and reason (first one wins), returns false */
 bool moe_fail(moe_match *m, const ir_node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void moe_take(moe_match *m, ir_node *n);
-/* v's producer if it has op `op` (and v is not a constant); else NULL */
-ir_node *moe_def(const ir_value *v, ir_op op);
 bool moe_const_f(const ir_value *v, double *f);          /* single-element float constant */
 bool moe_const_i(const ir_value *v, int64_t *i);         /* single-element integer constant */
 bool moe_const_fill(const ir_value *v, double want);     /* float constant, every element == want */

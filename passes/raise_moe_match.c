@@ -23,12 +23,12 @@
 
 /* sel = Equal(topi, e) [And keepb]; returns e */
 static bool match_loop_sel(moe_match *m, ir_value *sel, int64_t *e) {
-  ir_node *eq = moe_def(sel, IR_OP_Equal), *an = moe_def(sel, IR_OP_And);
+  ir_node *eq = pass_def(sel, IR_OP_Equal), *an = pass_def(sel, IR_OP_And);
   if (an) {
     for (int i = 0; i < 2 && !eq; i++) {
-      ir_node *e2 = moe_def(an->in[i], IR_OP_Equal);
-      ir_node *us = moe_def(an->in[1 - i], IR_OP_Unsqueeze);
-      ir_node *gt = us ? moe_def(us->in[0], IR_OP_Greater) : NULL;
+      ir_node *e2 = pass_def(an->in[i], IR_OP_Equal);
+      ir_node *us = pass_def(an->in[1 - i], IR_OP_Unsqueeze);
+      ir_node *gt = us ? pass_def(us->in[0], IR_OP_Greater) : NULL;
       double half;
       if (!e2 || !gt || !moe_axes_are(us, 2, 1) || !moe_const_f(gt->in[1], &half) || half <= 0 ||
           half >= 1)
@@ -37,14 +37,14 @@ static bool match_loop_sel(moe_match *m, ir_value *sel, int64_t *e) {
       moe_take(m, an);
       moe_take(m, us);
       moe_take(m, gt);
-      if (!moe_def(eq->in[0], IR_OP_TopK)) return moe_fail(m, eq, "expert selection does not compare TopK indices");
-      if (!moe_match_router(m, moe_def(eq->in[0], IR_OP_TopK))) return false;
+      if (!pass_def(eq->in[0], IR_OP_TopK)) return moe_fail(m, eq, "expert selection does not compare TopK indices");
+      if (!moe_match_router(m, pass_def(eq->in[0], IR_OP_TopK))) return false;
       if (!moe_match_importance(m, gt->in[0])) return false;
     }
     if (!eq) return moe_fail(m, an, "expert selection is not Equal(topi, e) And keep-mask");
   }
   if (!eq) return moe_fail(m, sel->def, "expert selection is not Equal(topi, e)");
-  ir_node *t = moe_def(eq->in[0], IR_OP_TopK);
+  ir_node *t = pass_def(eq->in[0], IR_OP_TopK);
   if (!t || eq->in[0] != t->out[1]) return moe_fail(m, eq, "expert selection does not compare TopK indices");
   if (!moe_match_router(m, t)) return false;
   if (!moe_const_i(eq->in[1], e)) return moe_fail(m, eq, "expert index is not a constant");
@@ -57,16 +57,16 @@ static bool match_loop_sel(moe_match *m, ir_value *sel, int64_t *e) {
 /* one expert's scatter source: returns its rows value */
 static bool match_loop_expert(moe_match *m, ir_value *idx, ir_value *upd, ir_value *shape_of_upd) {
   /* idx = Expand(Unsqueeze(rows, [1]), [1, d] | Shape(upd)) */
-  ir_node *ex = moe_def(idx, IR_OP_Expand);
-  ir_node *us = ex ? moe_def(ex->in[0], IR_OP_Unsqueeze) : NULL;
+  ir_node *ex = pass_def(idx, IR_OP_Expand);
+  ir_node *us = ex ? pass_def(ex->in[0], IR_OP_Unsqueeze) : NULL;
   if (!ex || !us || !moe_axes_are(us, 2, 1)) return moe_fail(m, idx->def, "scatter indices are not Expand(Unsqueeze(rows, 1))");
   moe_take(m, ex);
   moe_take(m, us);
   ir_value *rows = us->in[0];
   /* rows = Gather(Transpose(NonZero(sel), [1,0]), 0, axis 1) */
-  ir_node *ga = moe_def(rows, IR_OP_Gather);
-  ir_node *tr = ga ? moe_def(ga->in[0], IR_OP_Transpose) : NULL;
-  ir_node *nz = tr ? moe_def(tr->in[0], IR_OP_NonZero) : NULL;
+  ir_node *ga = pass_def(rows, IR_OP_Gather);
+  ir_node *tr = ga ? pass_def(ga->in[0], IR_OP_Transpose) : NULL;
+  ir_node *nz = tr ? pass_def(tr->in[0], IR_OP_NonZero) : NULL;
   int64_t zero = -1;
   const ir_attr *perm = tr ? ir_attr_find(tr, "perm") : NULL;
   if (!nz || !moe_const_i(ga->in[1], &zero) || zero != 0 || ga->in[1]->konst->rank != 0 ||
@@ -81,7 +81,7 @@ static bool match_loop_expert(moe_match *m, ir_value *idx, ir_value *upd, ir_val
   /* now that d is known: the index expansion */
   int64_t sh[2];
   int ns = 0;
-  ir_node *shp = moe_def(ex->in[1], IR_OP_Shape);
+  ir_node *shp = pass_def(ex->in[1], IR_OP_Shape);
   if (shp) {
     if (shp->in[0] != shape_of_upd || ir_attr_find(shp, "start") || ir_attr_find(shp, "end"))
       return moe_fail(m, shp, "scatter index shape is not the shape of the updates");
@@ -90,20 +90,20 @@ static bool match_loop_expert(moe_match *m, ir_value *idx, ir_value *upd, ir_val
     return moe_fail(m, ex, "scatter indices are not expanded to (rows, %lld)", (long long)m->d);
   }
   /* upd = Mul(eo, Unsqueeze(Gather(gvec, rows), [1])) */
-  ir_node *mu = moe_def(upd, IR_OP_Mul);
+  ir_node *mu = pass_def(upd, IR_OP_Mul);
   if (!mu) return moe_fail(m, upd->def, "expert %lld output is not multiplied by its gate", (long long)e);
-  int gi = moe_def(mu->in[1], IR_OP_Unsqueeze) ? 1 : 0;
-  ir_node *gu = moe_def(mu->in[gi], IR_OP_Unsqueeze);
-  ir_node *gg = gu ? moe_def(gu->in[0], IR_OP_Gather) : NULL;
+  int gi = pass_def(mu->in[1], IR_OP_Unsqueeze) ? 1 : 0;
+  ir_node *gu = pass_def(mu->in[gi], IR_OP_Unsqueeze);
+  ir_node *gg = gu ? pass_def(gu->in[0], IR_OP_Gather) : NULL;
   if (!gg || !moe_axes_are(gu, 2, 1) || gg->in[1] != rows || ir_attr_int(gg, "axis", 0) != 0)
     return moe_fail(m, mu, "expert %lld gate is not gate_vector[rows][:, None]", (long long)e);
   /* gvec = ReduceSum(Mul(topv, Cast(sel)), -1, keepdims 0) */
-  ir_node *rs = moe_def(gg->in[0], IR_OP_ReduceSum);
-  ir_node *gm = rs ? moe_def(rs->in[0], IR_OP_Mul) : NULL;
+  ir_node *rs = pass_def(gg->in[0], IR_OP_ReduceSum);
+  ir_node *gm = rs ? pass_def(rs->in[0], IR_OP_Mul) : NULL;
   if (!gm || !moe_axes_are(rs, 2, 1) || ir_attr_int(rs, "keepdims", 1) != 0)
     return moe_fail(m, gg, "expert %lld gate vector is not sum(topv * selection, -1)", (long long)e);
-  int ci = moe_def(gm->in[1], IR_OP_Cast) ? 1 : 0;
-  ir_node *ca = moe_def(gm->in[ci], IR_OP_Cast);
+  int ci = pass_def(gm->in[1], IR_OP_Cast) ? 1 : 0;
+  ir_node *ca = pass_def(gm->in[ci], IR_OP_Cast);
   if (!ca || ca->in[0] != sel || gm->in[1 - ci] != m->topk->out[0] || ir_attr_int(ca, "to", 0) != IR_F32)
     return moe_fail(m, gm, "expert %lld gate is not topv * float(selection)", (long long)e);
   moe_take(m, mu);
@@ -115,7 +115,7 @@ static bool match_loop_expert(moe_match *m, ir_value *idx, ir_value *upd, ir_val
   /* eo = expert(Gather(x, rows, axis 0)) */
   ir_value *eo = mu->in[1 - gi];
   if (!moe_match_expert_mlp(m, eo, NULL, e)) return false;
-  ir_node *xg = moe_def(m->mlp_in, IR_OP_Gather);
+  ir_node *xg = pass_def(m->mlp_in, IR_OP_Gather);
   if (!xg || xg->in[0] != m->x || xg->in[1] != rows || ir_attr_int(xg, "axis", 0) != 0)
     return moe_fail(m, m->mlp_in->def, "expert %lld does not run on x[rows]", (long long)e);
   moe_take(m, xg);
@@ -135,15 +135,15 @@ bool moe_match_combine_loop(moe_match *m, ir_node *end) {
         return moe_fail(m, n, "combine scatter must be axis 0 with reduction=add");
       sc = n, next = n->in[0], idx = n->in[1], upd = n->in[2], shape_of = upd;
     } else if (n->op == IR_OP_Add) {
-      int si = moe_def(n->in[1], IR_OP_ScatterElements) ? 1 : 0;
-      sc = moe_def(n->in[si], IR_OP_ScatterElements);
+      int si = pass_def(n->in[1], IR_OP_ScatterElements) ? 1 : 0;
+      sc = pass_def(n->in[si], IR_OP_ScatterElements);
       if (!sc) return moe_fail(m, n, "combine Add does not add a scatter");
       if (strcmp(ir_attr_str(sc, "reduction", "none"), "none") || ir_attr_int(sc, "axis", 0) != 0)
         return moe_fail(m, sc, "index_add scatter must be axis 0 without reduction");
       if (!moe_const_fill(sc->in[0], 0.0)) return moe_fail(m, sc, "index_add scatter must start from zeros");
       moe_take(m, n);
       next = n->in[1 - si], idx = sc->in[1], upd = sc->in[2], shape_of = upd;
-      ir_node *ex = moe_def(upd, IR_OP_Expand);
+      ir_node *ex = pass_def(upd, IR_OP_Expand);
       if (ex) { /* Expand(y, [1, d]) is y itself; checked once d is known */
         moe_take(m, ex);
         upd = ex->in[0];
@@ -153,7 +153,7 @@ bool moe_match_combine_loop(moe_match *m, ir_node *end) {
     }
     moe_take(m, sc);
     if (!match_loop_expert(m, idx, upd, shape_of)) return false;
-    ir_node *ex = moe_def(shape_of, IR_OP_Expand);
+    ir_node *ex = pass_def(shape_of, IR_OP_Expand);
     if (ex) {
       int64_t sh[2];
       int ns = 0;
@@ -179,7 +179,7 @@ bool moe_match_combine_loop(moe_match *m, ir_node *end) {
 
 /* g is gate[:, e:e+1]; returns e */
 static bool match_gate_column(moe_match *m, ir_value *gs, int64_t *e) {
-  ir_node *sl = moe_def(gs, IR_OP_Slice);
+  ir_node *sl = pass_def(gs, IR_OP_Slice);
   if (!sl || sl->nin < 3) return moe_fail(m, gs->def, "expert gate is not a Slice of the gate matrix");
   int64_t st[2], en[2], ax[2] = {0, 1}, sp[2] = {1, 1};
   int nst, nen, nax = 2, nsp = 2;
@@ -205,19 +205,19 @@ static bool match_gate_column(moe_match *m, ir_value *gs, int64_t *e) {
 
 /* gate = ScatterElements(zeros(rows,E), topi, topv, axis 1) [* Unsqueeze(keep, 1)] */
 static bool match_gate_matrix(moe_match *m, ir_value *g) {
-  ir_node *mu = moe_def(g, IR_OP_Mul), *sc = moe_def(g, IR_OP_ScatterElements);
+  ir_node *mu = pass_def(g, IR_OP_Mul), *sc = pass_def(g, IR_OP_ScatterElements);
   ir_value *keep = NULL;
   if (mu) {
-    int ki = moe_def(mu->in[1], IR_OP_Unsqueeze) ? 1 : 0;
-    ir_node *us = moe_def(mu->in[ki], IR_OP_Unsqueeze);
-    sc = moe_def(mu->in[1 - ki], IR_OP_ScatterElements);
+    int ki = pass_def(mu->in[1], IR_OP_Unsqueeze) ? 1 : 0;
+    ir_node *us = pass_def(mu->in[ki], IR_OP_Unsqueeze);
+    sc = pass_def(mu->in[1 - ki], IR_OP_ScatterElements);
     if (!us || !sc || !moe_axes_are(us, 2, 1)) return moe_fail(m, mu, "gate is not scatter(topv) * keep[:, None]");
     keep = us->in[0];
     moe_take(m, mu);
     moe_take(m, us);
   }
   if (!sc) return moe_fail(m, g->def, "gate is not a ScatterElements of the TopK values");
-  ir_node *t = moe_def(sc->in[1], IR_OP_TopK);
+  ir_node *t = pass_def(sc->in[1], IR_OP_TopK);
   if (!t || sc->in[1] != t->out[1] || sc->in[2] != t->out[0] ||
       strcmp(ir_attr_str(sc, "reduction", "none"), "none"))
     return moe_fail(m, sc, "gate is not scatter(topi, topv)");
@@ -232,14 +232,14 @@ static bool match_gate_matrix(moe_match *m, ir_value *g) {
 }
 
 static bool is_gated_term(const ir_value *v) {
-  ir_node *mu = moe_def(v, IR_OP_Mul);
-  return mu && (moe_def(mu->in[0], IR_OP_Slice) || moe_def(mu->in[1], IR_OP_Slice));
+  ir_node *mu = pass_def(v, IR_OP_Mul);
+  return mu && (pass_def(mu->in[0], IR_OP_Slice) || pass_def(mu->in[1], IR_OP_Slice));
 }
 
 static bool match_masked_term(moe_match *m, ir_value *t) {
-  ir_node *mu = moe_def(t, IR_OP_Mul);
-  int si = moe_def(mu->in[0], IR_OP_Slice) ? 0 : 1;
-  ir_node *sl = moe_def(mu->in[si], IR_OP_Slice);
+  ir_node *mu = pass_def(t, IR_OP_Mul);
+  int si = pass_def(mu->in[0], IR_OP_Slice) ? 0 : 1;
+  ir_node *sl = pass_def(mu->in[si], IR_OP_Slice);
   if (!m->topk && !match_gate_matrix(m, sl->in[0])) return false;
   int64_t e = -1;
   if (!match_gate_column(m, mu->in[si], &e)) return false;
@@ -262,7 +262,7 @@ bool moe_match_combine_masked(moe_match *m, ir_node *end) {
   if (end->op != IR_OP_Add && end->op != IR_OP_Sum) return moe_fail(m, end, "not a sum");
   /* quick reject: some operand must be a gated term or a sum */
   bool any = false;
-  for (int i = 0; i < end->nin; i++) any |= is_gated_term(end->in[i]) || moe_def(end->in[i], IR_OP_Add);
+  for (int i = 0; i < end->nin; i++) any |= is_gated_term(end->in[i]) || pass_def(end->in[i], IR_OP_Add);
   if (!any) return moe_fail(m, end, "not a sum of gated experts");
   if (!collect_terms(m, end->out[0], 0)) return false;
   /* all gate slices must read the one gate matrix */
@@ -315,7 +315,7 @@ static bool is_onehot01(const ir_node *oh, int64_t *depth) {
 }
 
 static ir_node *cast_to(const ir_value *v, int to) {
-  ir_node *c = moe_def(v, IR_OP_Cast);
+  ir_node *c = pass_def(v, IR_OP_Cast);
   return c && ir_attr_int(c, "to", 0) == to ? c : NULL;
 }
 
@@ -323,7 +323,7 @@ static ir_node *cast_to(const ir_value *v, int to) {
 static bool mul_split(ir_node *n, ir_op aop, ir_value **pa, ir_value **pb) {
   if (!n || n->op != IR_OP_Mul) return false;
   for (int i = 0; i < 2; i++)
-    if (moe_def(n->in[i], aop)) {
+    if (pass_def(n->in[i], aop)) {
       *pa = n->in[i], *pb = n->in[1 - i];
       return true;
     }
@@ -332,14 +332,14 @@ static bool mul_split(ir_node *n, ir_op aop, ir_value **pa, ir_value **pb) {
 
 /* Unsqueeze(Unsqueeze(v, a0), a1) or Unsqueeze(v, [a0, a1]) of a rank-r value; returns v */
 static ir_value *unsq2(moe_match *m, ir_value *u, int r, int64_t a0, int64_t a1) {
-  ir_node *u1 = moe_def(u, IR_OP_Unsqueeze);
+  ir_node *u1 = pass_def(u, IR_OP_Unsqueeze);
   if (!u1) return NULL;
   int64_t both[2] = {a0, a1};
   if (moe_axes_list(u1, r + 2, both, 2)) {
     moe_take(m, u1);
     return u1->in[0];
   }
-  ir_node *u0 = moe_def(u1->in[0], IR_OP_Unsqueeze);
+  ir_node *u0 = pass_def(u1->in[0], IR_OP_Unsqueeze);
   if (!u0 || !moe_axes_are(u1, r + 2, a1) || !moe_axes_are(u0, r + 1, a0)) return NULL;
   moe_take(m, u1);
   moe_take(m, u0);
@@ -348,8 +348,8 @@ static ir_value *unsq2(moe_match *m, ir_value *u, int r, int64_t a0, int64_t a1)
 
 /* ReduceSum(Reshape(v, [k,N,E,cap]), axis 0, keepdims 0): returns v, the Reshape in *re */
 static ir_value *sum_choices(moe_match *m, ir_value *s, ir_node **pre) {
-  ir_node *rs = moe_def(s, IR_OP_ReduceSum);
-  ir_node *re = rs ? moe_def(rs->in[0], IR_OP_Reshape) : NULL;
+  ir_node *rs = pass_def(s, IR_OP_ReduceSum);
+  ir_node *re = rs ? pass_def(rs->in[0], IR_OP_Reshape) : NULL;
   if (!re || ir_attr_int(rs, "keepdims", 1) != 0 || !moe_axes_are(rs, 4, 0)) return NULL;
   moe_take(m, rs);
   moe_take(m, re);
@@ -365,14 +365,14 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
   ir_node *re4 = NULL, *re3 = NULL;
   ir_value *m4 = sum_choices(m, comb, &re4);
   REQ(m4, comb->def, "combine mask is not the (k,N,E,cap) mask summed over the choices");
-  ir_node *m4n = moe_def(m4, IR_OP_Mul);
+  ir_node *m4n = pass_def(m4, IR_OP_Mul);
   REQ(m4n, m4->def, "combine mask is not the dispatch mask times the gates");
   moe_take(m, m4n);
   /* find the dispatch Einsum through the experts */
-  ir_node *a2 = moe_def(ye, IR_OP_Add);
+  ir_node *a2 = pass_def(ye, IR_OP_Add);
   REQ(a2, ye->def, "expert outputs are not Einsum(ech,ehd->ecd) + bias");
-  int e2i = moe_def(a2->in[0], IR_OP_Einsum) ? 0 : 1;
-  ir_node *ein2 = moe_def(a2->in[e2i], IR_OP_Einsum);
+  int e2i = pass_def(a2->in[0], IR_OP_Einsum) ? 0 : 1;
+  ir_node *ein2 = pass_def(a2->in[e2i], IR_OP_Einsum);
   ir_value *b2 = a2->in[1 - e2i];
   REQ(moe_einsum_is(ein2, "ech,ehd->ecd") && b2->konst, a2, "expert outputs are not Einsum(ech,ehd->ecd) + constant bias");
   moe_take(m, a2);
@@ -380,15 +380,15 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
   ir_value *pre;
   const char *act;
   if (!moe_match_act(m, ein2->in[0], &pre, &act)) return false;
-  ir_node *a1 = moe_def(pre, IR_OP_Add);
+  ir_node *a1 = pass_def(pre, IR_OP_Add);
   REQ(a1, pre->def, "expert hidden layer is not Einsum(ecd,edh->ech) + bias");
-  int e1i = moe_def(a1->in[0], IR_OP_Einsum) ? 0 : 1;
-  ir_node *ein1 = moe_def(a1->in[e1i], IR_OP_Einsum);
+  int e1i = pass_def(a1->in[0], IR_OP_Einsum) ? 0 : 1;
+  ir_node *ein1 = pass_def(a1->in[e1i], IR_OP_Einsum);
   ir_value *b1 = a1->in[1 - e1i];
   REQ(moe_einsum_is(ein1, "ecd,edh->ech") && b1->konst, a1, "expert hidden layer is not Einsum(ecd,edh->ech) + constant bias");
   moe_take(m, a1);
   moe_take(m, ein1);
-  ir_node *ein0 = moe_def(ein1->in[0], IR_OP_Einsum);
+  ir_node *ein0 = pass_def(ein1->in[0], IR_OP_Einsum);
   REQ(moe_einsum_is(ein0, "nec,nd->ecd"), ein1, "expert inputs are not the dispatch Einsum nec,nd->ecd");
   moe_take(m, ein0);
   ir_value *m3 = sum_choices(m, ein0->in[0], &re3);
@@ -397,53 +397,53 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
   ir_value *g4 = m4n->in[0] == m3 ? m4n->in[1] : m4n->in[1] == m3 ? m4n->in[0] : NULL;
   REQ(g4, m4n, "combine mask is not the dispatch mask times the gates");
   /* M3 = Unsqueeze(Cast(OneHot(pos_row, cap)), 1) * Unsqueeze(M1, 2) */
-  ir_node *m3n = moe_def(m3, IR_OP_Mul);
+  ir_node *m3n = pass_def(m3, IR_OP_Mul);
   REQ(m3n, m3->def, "dispatch mask is not one_hot(slot) * mask");
   moe_take(m, m3n);
   ir_value *u_oh = NULL, *u_m1 = NULL;
   for (int i = 0; i < 2; i++) {
-    ir_node *u = moe_def(m3n->in[i], IR_OP_Unsqueeze);
-    if (u && cast_to(u->in[0], IR_F32) && moe_def(cast_to(u->in[0], IR_F32)->in[0], IR_OP_OneHot))
+    ir_node *u = pass_def(m3n->in[i], IR_OP_Unsqueeze);
+    if (u && cast_to(u->in[0], IR_F32) && pass_def(cast_to(u->in[0], IR_F32)->in[0], IR_OP_OneHot))
       u_oh = m3n->in[i], u_m1 = m3n->in[1 - i];
   }
   REQ(u_oh, m3n, "dispatch mask is not Unsqueeze(one_hot(slot), 1) * Unsqueeze(mask, 2)");
-  ir_node *uoh = u_oh->def, *um1 = moe_def(u_m1, IR_OP_Unsqueeze);
+  ir_node *uoh = u_oh->def, *um1 = pass_def(u_m1, IR_OP_Unsqueeze);
   REQ(um1 && moe_axes_are(uoh, 3, 1) && moe_axes_are(um1, 3, 2), m3n,
       "dispatch mask is not Unsqueeze(one_hot(slot), 1) * Unsqueeze(mask, 2)");
   moe_take(m, uoh);
   moe_take(m, um1);
-  ir_node *c3 = cast_to(uoh->in[0], IR_F32), *oh2 = moe_def(c3->in[0], IR_OP_OneHot);
+  ir_node *c3 = cast_to(uoh->in[0], IR_F32), *oh2 = pass_def(c3->in[0], IR_OP_OneHot);
   int64_t cap = 0;
   REQ(is_onehot01(oh2, &cap), oh2, "slot one-hot must have values [0, 1], a constant depth, axis -1");
   moe_take(m, c3);
   moe_take(m, oh2);
   ir_value *m1 = um1->in[0];
   /* pos_row = Cast(ReduceSum(pos * M1, -1, keepdims 0), i64) */
-  ir_node *c2 = cast_to(oh2->in[0], IR_I64), *rsp = c2 ? moe_def(c2->in[0], IR_OP_ReduceSum) : NULL;
-  ir_node *mp = rsp ? moe_def(rsp->in[0], IR_OP_Mul) : NULL;
+  ir_node *c2 = cast_to(oh2->in[0], IR_I64), *rsp = c2 ? pass_def(c2->in[0], IR_OP_ReduceSum) : NULL;
+  ir_node *mp = rsp ? pass_def(rsp->in[0], IR_OP_Mul) : NULL;
   REQ(mp && moe_axes_are(rsp, 2, 1) && ir_attr_int(rsp, "keepdims", 1) == 0, oh2,
       "slot index is not int64(sum(pos * mask, -1))");
   moe_take(m, c2);
   moe_take(m, rsp);
   moe_take(m, mp);
   /* M1 = MR * Cast(Less(pos, cap)) */
-  ir_node *m1n = moe_def(m1, IR_OP_Mul);
+  ir_node *m1n = pass_def(m1, IR_OP_Mul);
   ir_value *mr = NULL, *keepc = NULL;
   REQ(m1n, m1->def, "capacity mask is not mask * (pos < cap)");
   for (int i = 0; i < 2; i++)
-    if (cast_to(m1n->in[i], IR_F32) && moe_def(cast_to(m1n->in[i], IR_F32)->in[0], IR_OP_Less))
+    if (cast_to(m1n->in[i], IR_F32) && pass_def(cast_to(m1n->in[i], IR_F32)->in[0], IR_OP_Less))
       keepc = m1n->in[i], mr = m1n->in[1 - i];
   REQ(keepc, m1n, "capacity mask is not mask * float(pos < cap)");
   moe_take(m, m1n);
   /* the router first, so that a later failure is reported against it:
    * MR = Reshape(Transpose(M0, [1,0,2]), [kN, E]); M0 = Cast(OneHot(topi)) [* keep] */
-  ir_node *rr = moe_def(mr, IR_OP_Reshape), *tr = rr ? moe_def(rr->in[0], IR_OP_Transpose) : NULL;
+  ir_node *rr = pass_def(mr, IR_OP_Reshape), *tr = rr ? pass_def(rr->in[0], IR_OP_Transpose) : NULL;
   static const int64_t p102[3] = {1, 0, 2};
   REQ(tr && moe_perm_is(tr, 3, p102), mr->def, "mask is not made choice-major by Transpose [1,0,2] and Reshape");
   moe_take(m, rr);
   moe_take(m, tr);
   ir_value *m0 = tr->in[0], *keep = NULL;
-  ir_node *kmul = moe_def(m0, IR_OP_Mul);
+  ir_node *kmul = pass_def(m0, IR_OP_Mul);
   if (kmul) {
     ir_value *cv = NULL, *kv = NULL;
     REQ(mul_split(kmul, IR_OP_Cast, &cv, &kv), kmul, "mask is not one_hot(topi) * keep");
@@ -454,16 +454,16 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
     moe_take(m, kmul);
     m0 = cv;
   }
-  ir_node *c0 = cast_to(m0, IR_F32), *oh1 = c0 ? moe_def(c0->in[0], IR_OP_OneHot) : NULL;
+  ir_node *c0 = cast_to(m0, IR_F32), *oh1 = c0 ? pass_def(c0->in[0], IR_OP_OneHot) : NULL;
   int64_t E1 = 0;
   REQ(oh1 && is_onehot01(oh1, &E1), m0->def, "expert mask is not float(one_hot(topi, E))");
   moe_take(m, c0);
   moe_take(m, oh1);
-  ir_node *t = moe_def(oh1->in[0], IR_OP_TopK);
+  ir_node *t = pass_def(oh1->in[0], IR_OP_TopK);
   REQ(t && oh1->in[0] == t->out[1], oh1, "expert one-hot does not read the TopK indices");
   if (!moe_match_router(m, t)) return false;
   if (keep && !moe_match_importance(m, keep)) return false;
-  ir_node *c1 = keepc->def, *ls = moe_def(c1->in[0], IR_OP_Less);
+  ir_node *c1 = keepc->def, *ls = pass_def(c1->in[0], IR_OP_Less);
   moe_take(m, c1);
   moe_take(m, ls);
   ir_value *pos = ls->in[0];
@@ -475,7 +475,7 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
   REQ((mp->in[0] == pos && mp->in[1] == m1) || (mp->in[1] == pos && mp->in[0] == m1), mp,
       "slot index is not sum(pos * capacity mask)");
   /* pos = CumSum(MR, 0) - 1 */
-  ir_node *sb = moe_def(pos, IR_OP_Sub), *cs = sb ? moe_def(sb->in[0], IR_OP_CumSum) : NULL;
+  ir_node *sb = pass_def(pos, IR_OP_Sub), *cs = sb ? pass_def(sb->in[0], IR_OP_CumSum) : NULL;
   double one = 0;
   int64_t csax = -1;
   REQ(cs && moe_const_f(sb->in[1], &one) && one == 1.0 && cs->in[0] == mr, pos->def,
@@ -496,8 +496,8 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
       (long long)N, (long long)E, (long long)cap);
   /* gates = Unsqueeze(Unsqueeze(Reshape(Transpose(topv, [1,0]), [kN]), 1), 2) */
   ir_value *gv = unsq2(m, g4, 1, 1, 2);
-  ir_node *gr = gv ? moe_def(gv, IR_OP_Reshape) : NULL;
-  ir_node *gt = gr ? moe_def(gr->in[0], IR_OP_Transpose) : NULL;
+  ir_node *gr = gv ? pass_def(gv, IR_OP_Reshape) : NULL;
+  ir_node *gt = gr ? pass_def(gr->in[0], IR_OP_Transpose) : NULL;
   static const int64_t p10[2] = {1, 0};
   int64_t gd[1] = {k * N};
   REQ(gt && moe_perm_is(gt, 2, p10) && gt->in[0] == t->out[0] && moe_reshape_is(gr, 1, gd), m4n,
@@ -533,12 +533,12 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
  *   y = sum over e of Unsqueeze(Unsqueeze(Gather(gate, e, axis 1), 1), 2) * expert_e(x)
  * with x (B,S,d): mixc.moe with granularity "image" and group S. */
 static bool is_image_term(const ir_value *v) {
-  ir_node *mu = moe_def(v, IR_OP_Mul);
+  ir_node *mu = pass_def(v, IR_OP_Mul);
   if (!mu) return false;
   for (int i = 0; i < 2; i++) {
-    ir_node *u = moe_def(mu->in[i], IR_OP_Unsqueeze);
-    if (u && (moe_def(u->in[0], IR_OP_Gather) ||
-              (moe_def(u->in[0], IR_OP_Unsqueeze) && moe_def(moe_def(u->in[0], IR_OP_Unsqueeze)->in[0], IR_OP_Gather))))
+    ir_node *u = pass_def(mu->in[i], IR_OP_Unsqueeze);
+    if (u && (pass_def(u->in[0], IR_OP_Gather) ||
+              (pass_def(u->in[0], IR_OP_Unsqueeze) && pass_def(pass_def(u->in[0], IR_OP_Unsqueeze)->in[0], IR_OP_Gather))))
       return true;
   }
   return false;
@@ -547,7 +547,7 @@ static bool is_image_term(const ir_value *v) {
 /* after the router: x3 = the (B,S,d) input of the ReduceMean the router reads */
 static bool image_input(moe_match *m) {
   if (m->group) return true;
-  ir_node *rm = moe_def(m->x, IR_OP_ReduceMean);
+  ir_node *rm = pass_def(m->x, IR_OP_ReduceMean);
   REQ(rm, m->x->def, "per-image router does not read a mean over tokens");
   ir_value *x3 = rm->in[0];
   const ir_type *t = &x3->type;
@@ -563,7 +563,7 @@ static bool image_input(moe_match *m) {
 }
 
 static bool match_image_term(moe_match *m, ir_value *tv) {
-  ir_node *mu = moe_def(tv, IR_OP_Mul);
+  ir_node *mu = pass_def(tv, IR_OP_Mul);
   int gi = -1;
   ir_value *gcol = NULL;
   for (int i = 0; i < 2 && !gcol; i++) {
@@ -571,16 +571,16 @@ static bool match_image_term(moe_match *m, ir_value *tv) {
     gi = i;
   }
   REQ(gcol, mu, "expert gate is not gate[:, e, None, None]");
-  ir_node *ga = moe_def(gcol, IR_OP_Gather);
+  ir_node *ga = pass_def(gcol, IR_OP_Gather);
   int64_t e = -1;
   REQ(ga && ir_norm_axis(ir_attr_int(ga, "axis", 0), 2) == 1 && moe_const_i(ga->in[1], &e) &&
           ga->in[1]->konst->rank == 0,
       gcol->def, "expert gate is not a Gather of one expert column of the gate");
   moe_take(m, ga);
   if (!m->topk) {
-    ir_node *sc = moe_def(ga->in[0], IR_OP_ScatterElements);
+    ir_node *sc = pass_def(ga->in[0], IR_OP_ScatterElements);
     REQ(sc, ga, "per-image gate is not a ScatterElements of the TopK values");
-    ir_node *t = moe_def(sc->in[1], IR_OP_TopK);
+    ir_node *t = pass_def(sc->in[1], IR_OP_TopK);
     REQ(t && sc->in[1] == t->out[1] && sc->in[2] == t->out[0] &&
             !strcmp(ir_attr_str(sc, "reduction", "none"), "none"),
         sc, "gate is not scatter(topi, topv)");

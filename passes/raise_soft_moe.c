@@ -124,10 +124,10 @@ static ir_tensor *const_value(moe_match *m, ir_value *v, int *budget) {
 /* ---- the normalization of x ---------------------------------------------------------- */
 /* ss = ReduceSum(x*x | Pow(x,2), -1, keepdims) of x (rank 3) */
 static bool match_sumsq(moe_match *m, ir_value *ss, ir_value *x) {
-  ir_node *rs = moe_def(ss, IR_OP_ReduceSum);
+  ir_node *rs = pass_def(ss, IR_OP_ReduceSum);
   REQ(rs && moe_axes_are(rs, 3, 2) && ir_attr_int(rs, "keepdims", 1) == 1, ss->def,
       "token norm is not a ReduceSum over d with keepdims");
-  ir_node *sq = moe_def(rs->in[0], IR_OP_Mul), *pw = moe_def(rs->in[0], IR_OP_Pow);
+  ir_node *sq = pass_def(rs->in[0], IR_OP_Mul), *pw = pass_def(rs->in[0], IR_OP_Pow);
   double two = 0;
   REQ((sq && sq->in[0] == x && sq->in[1] == x) || (pw && pw->in[0] == x && moe_const_f(pw->in[1], &two) && two == 2.0),
       rs, "token norm does not sum the squares of the layer input");
@@ -138,7 +138,7 @@ static bool match_sumsq(moe_match *m, ir_value *ss, ir_value *x) {
 
 /* nrm = Sqrt(ss [+ eps]) | ReduceL2(x, -1, keepdims) */
 static bool match_norm(moe_match *m, ir_value *nrm, ir_value *x, double *eps) {
-  ir_node *l2 = moe_def(nrm, IR_OP_ReduceL2);
+  ir_node *l2 = pass_def(nrm, IR_OP_ReduceL2);
   if (l2) {
     REQ(l2->in[0] == x && moe_axes_are(l2, 3, 2) && ir_attr_int(l2, "keepdims", 1) == 1, l2,
         "ReduceL2 is not over d with keepdims");
@@ -146,10 +146,10 @@ static bool match_norm(moe_match *m, ir_value *nrm, ir_value *x, double *eps) {
     *eps = 0;
     return true;
   }
-  ir_node *sq = moe_def(nrm, IR_OP_Sqrt);
+  ir_node *sq = pass_def(nrm, IR_OP_Sqrt);
   REQ(sq, nrm->def, "token norm is not Sqrt(sum of squares [+ eps])");
   moe_take(m, sq);
-  ir_node *ad = moe_def(sq->in[0], IR_OP_Add);
+  ir_node *ad = pass_def(sq->in[0], IR_OP_Add);
   *eps = 0;
   if (ad) {
     int ei = moe_const_f(ad->in[1], eps) ? 1 : moe_const_f(ad->in[0], eps) ? 0 : -1;
@@ -162,7 +162,7 @@ static bool match_norm(moe_match *m, ir_value *nrm, ir_value *x, double *eps) {
 
 /* xn = Mul(x, inv) | Div(x, nrm); inv = Div(1, nrm) | Reciprocal(nrm) */
 static bool match_xnorm(moe_match *m, ir_value *xn, ir_value *x, double *eps) {
-  ir_node *dv = moe_def(xn, IR_OP_Div), *mu = moe_def(xn, IR_OP_Mul);
+  ir_node *dv = pass_def(xn, IR_OP_Div), *mu = pass_def(xn, IR_OP_Mul);
   if (dv && dv->in[0] == x) {
     moe_take(m, dv);
     return match_norm(m, dv->in[1], x, eps);
@@ -171,7 +171,7 @@ static bool match_xnorm(moe_match *m, ir_value *xn, ir_value *x, double *eps) {
       "router input is not x normalized over d (x * rsqrt(sum(x^2) + eps))");
   moe_take(m, mu);
   ir_value *inv = mu->in[0] == x ? mu->in[1] : mu->in[0];
-  ir_node *rc = moe_def(inv, IR_OP_Reciprocal), *d1 = moe_def(inv, IR_OP_Div);
+  ir_node *rc = pass_def(inv, IR_OP_Reciprocal), *d1 = pass_def(inv, IR_OP_Div);
   double one = 0;
   if (rc) {
     moe_take(m, rc);
@@ -185,7 +185,7 @@ static bool match_xnorm(moe_match *m, ir_value *xn, ir_value *x, double *eps) {
 
 /* Mul(v, scalar constant) in either order: returns v and multiplies *scale */
 static ir_value *strip_scale(moe_match *m, ir_value *v, double *scale) {
-  ir_node *mu = moe_def(v, IR_OP_Mul);
+  ir_node *mu = pass_def(v, IR_OP_Mul);
   double s;
   if (!mu) return v;
   for (int i = 0; i < 2; i++)
@@ -199,10 +199,10 @@ static ir_value *strip_scale(moe_match *m, ir_value *v, double *scale) {
 
 /* Add(Einsum(eq), bias constant) in either order */
 static bool match_ein_bias(moe_match *m, ir_value *v, const char *eq, ir_node **ein, ir_value **b) {
-  ir_node *ad = moe_def(v, IR_OP_Add);
+  ir_node *ad = pass_def(v, IR_OP_Add);
   REQ(ad, v->def, "expected Einsum(%s) + bias", eq);
-  int ei = moe_def(ad->in[0], IR_OP_Einsum) ? 0 : 1;
-  *ein = moe_def(ad->in[ei], IR_OP_Einsum);
+  int ei = pass_def(ad->in[0], IR_OP_Einsum) ? 0 : 1;
+  *ein = pass_def(ad->in[ei], IR_OP_Einsum);
   *b = ad->in[1 - ei];
   REQ(moe_einsum_is(*ein, eq) && (*b)->konst && (*b)->konst->dtype == IR_F32, ad,
       "expected Einsum(%s) + constant bias", eq);
@@ -221,7 +221,7 @@ static bool const_dims(const ir_value *v, int rank, const int64_t *dims) {
 static bool match_soft(moe_match *m, ir_node *end, soft_fit *f) {
   REQ(moe_einsum_is(end, "bms,bsd->bmd"), end, "not a Soft MoE combine Einsum bms,bsd->bmd");
   moe_take(m, end);
-  ir_node *cs = moe_def(end->in[0], IR_OP_Softmax);
+  ir_node *cs = pass_def(end->in[0], IR_OP_Softmax);
   REQ(cs, end, "combine weights are not a Softmax");
   m->softmax = cs;
   ir_value *L = cs->in[0];
@@ -232,7 +232,7 @@ static bool match_soft(moe_match *m, ir_node *end, soft_fit *f) {
   moe_take(m, cs);
   const int64_t B = L->type.dims[0].v, mt = L->type.dims[1].v, S = L->type.dims[2].v;
   /* slot outputs */
-  ir_node *ry = moe_def(end->in[1], IR_OP_Reshape);
+  ir_node *ry = pass_def(end->in[1], IR_OP_Reshape);
   REQ(ry, end, "slot outputs are not reshaped from (B, n, p, d)");
   moe_take(m, ry);
   ir_node *e2, *e1;
@@ -240,13 +240,13 @@ static bool match_soft(moe_match *m, ir_node *end, soft_fit *f) {
   if (!match_ein_bias(m, ry->in[0], "bnph,nhd->bnpd", &e2, &b2)) return false;
   if (!moe_match_act(m, e2->in[0], &pre, &f->act)) return false;
   if (!match_ein_bias(m, pre, "bnpd,ndh->bnph", &e1, &b1)) return false;
-  ir_node *rx = moe_def(e1->in[0], IR_OP_Reshape);
+  ir_node *rx = pass_def(e1->in[0], IR_OP_Reshape);
   REQ(rx, e1, "expert inputs are not the slots reshaped to (B, n, p, d)");
   moe_take(m, rx);
-  ir_node *e0 = moe_def(rx->in[0], IR_OP_Einsum);
+  ir_node *e0 = pass_def(rx->in[0], IR_OP_Einsum);
   REQ(moe_einsum_is(e0, "bms,bmd->bsd"), rx, "slots are not the dispatch Einsum bms,bmd->bsd");
   moe_take(m, e0);
-  ir_node *ds = moe_def(e0->in[0], IR_OP_Softmax);
+  ir_node *ds = pass_def(e0->in[0], IR_OP_Softmax);
   REQ(ds && ds->in[0] == L, e0, "dispatch weights are not a Softmax of the combine's logits");
   REQ(ir_norm_axis(ir_attr_int(ds, "axis", -1), 3) == 1, ds, "dispatch Softmax is not over the tokens (axis 1)");
   moe_take(m, ds);
@@ -259,7 +259,7 @@ static bool match_soft(moe_match *m, ir_node *end, soft_fit *f) {
   /* logits = [s *] MatMul([s *] xn, phi') */
   double scale = 1.0;
   ir_value *lv = strip_scale(m, L, &scale);
-  ir_node *mm = moe_def(lv, IR_OP_MatMul);
+  ir_node *mm = pass_def(lv, IR_OP_MatMul);
   REQ(mm, L->def, "logits are not MatMul(normalized x, phi)");
   moe_take(m, mm);
   ir_value *xn = strip_scale(m, mm->in[0], &scale);

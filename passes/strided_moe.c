@@ -55,10 +55,6 @@ static bool static_dims(const ir_value *v, int rank, const int64_t *want) {
   return true;
 }
 
-static ir_node *def_of(const ir_value *v, ir_op op) {
-  return v && !v->konst && v->def && v->def->op == op ? v->def : NULL;
-}
-
 /* The mixc.moe forms whose rows could be transposed ones. */
 static bool routes_rows(const ir_node *n) {
   return n->op == IR_OP_MixcMoe && !ir_attr_int(n, "rows_transposed", 0) &&
@@ -70,8 +66,8 @@ static bool routes_rows(const ir_node *n) {
  * goes to one, directly or through a Reshape? */
 static bool looks_like(const ir_graph *g, const ir_node *n) {
   const ir_value *x = n->in[0];
-  ir_node *r = def_of(x, IR_OP_Reshape);
-  if (def_of(x, IR_OP_Transpose) || (r && def_of(r->in[0], IR_OP_Transpose))) return true;
+  ir_node *r = pass_def(x, IR_OP_Reshape);
+  if (pass_def(x, IR_OP_Transpose) || (r && pass_def(r->in[0], IR_OP_Transpose))) return true;
   ir_node *u = pass_only_user(g, n->out[0]);
   if (u && u->op == IR_OP_Reshape) u = pass_only_user(g, u->out[0]);
   return u && u->op == IR_OP_Transpose;
@@ -88,12 +84,12 @@ static bool match(const ir_graph *g, chain *c) {
   ir_value *xin = n->in[0];
   /* input side: [Reshape (B*T,L) of] Transpose{0,2,1} (B,T,L) of x (B,L,T) */
   ir_value *tv = xin;
-  if ((c->r1 = def_of(xin, IR_OP_Reshape))) {
+  if ((c->r1 = pass_def(xin, IR_OP_Reshape))) {
     tv = c->r1->in[0];
     if (!pass_only_user(g, tv))
       return fail(c, tv->def ? tv->def : c->r1, "the transposed x has other users");
   }
-  c->t1 = def_of(tv, IR_OP_Transpose);
+  c->t1 = pass_def(tv, IR_OP_Transpose);
   if (!c->t1) return fail(c, c->r1 ? c->r1 : n, "x is not a Transpose of the activation");
   if (!pass_is_swap_last2(c->t1) || c->t1->in[0]->type.rank != 3)
     return fail(c, c->t1, "the Transpose does not swap the last two dims of a rank-3 value");
