@@ -1,9 +1,10 @@
 /* match.h - small pattern-matching and rewriting helpers shared by the
- * peephole passes (canonicalize.c, raise_gelu.c, sink_transpose.c,
- * fuse_epilogue.c, fuse_elementwise.c and others): who uses a value, whether
- * it is a graph output, which live node computes a value, reading scalar constants with a tolerance, comparing shapes,
- * reshaped views of constants, and re-inferring a node that a pass changed in
- * place. Not used outside passes/.
+ * peephole and raising passes (canonicalize.c, raise_gelu.c, sink_transpose.c,
+ * fuse_epilogue.c, the MoE raising passes and others): which live node
+ * computes a value and who uses it, whether it is a graph output, reading
+ * scalar constants with a tolerance, comparing shapes, reshaped views of
+ * constants, and re-inferring a node that a pass changed in place. Not used
+ * outside passes/.
  *
  * Requires: pass.h's invariants (types inferred, topological order). Uses are
  * counted by scanning the graph's live nodes; dead nodes do not count. */
