@@ -24,8 +24,10 @@
  * mapping into anonymous memory before the first run (see own_rodata).
  *
  * Exit codes: 0 ok; 1 bad input (a missing, unknown, unreadable or mismatched
- * input, a run-time data error, an unwritable output); 2 usage (unknown flag,
- * malformed flag value); 3 internal (a descriptor that breaks its contract).
+ * input, a run-time data error, an unwritable output, a flag value that is
+ * out of range or malformed); 2 usage (an unknown flag or argument, a flag
+ * without its value, --weights for built-in weights); 3 internal (a
+ * descriptor that breaks its contract).
  *
  * Requires: libc, POSIX clock_gettime and mkdir, Linux mremap and
  * /proc/self/maps (without them the weights stay where they are), libm, the
@@ -387,27 +389,27 @@ static int harness_main(int argc, char **argv, const rt_model_desc *m, bool own_
     case 0:
       if (!strchr(val, '=')) {
         fprintf(stderr, "%s: --input expects NAME=FILE, got '%s'\n", prog, val);
-        rc = H_USAGE;
+        rc = H_BAD_INPUT;
       }
       inargs[ninargs++] = val;
       break;
     case 1:
       if (!*val) {
         fprintf(stderr, "%s: --output-dir is empty\n", prog);
-        rc = H_USAGE;
+        rc = H_BAD_INPUT;
       }
       outdir = val;
       break;
     case 2:
       if (!parse_int(val, 1, MAX_THREADS, &threads)) {
         fprintf(stderr, "%s: --threads expects an integer from 1 to %d, got '%s'\n", prog, MAX_THREADS, val);
-        rc = H_USAGE;
+        rc = H_BAD_INPUT;
       }
       break;
     case 3:
       if (!parse_int(val, 1, MAX_BENCH, &bench)) {
         fprintf(stderr, "%s: --bench expects an integer from 1 to %d, got '%s'\n", prog, MAX_BENCH, val);
-        rc = H_USAGE;
+        rc = H_BAD_INPUT;
       }
       break;
     case 4:
@@ -416,14 +418,14 @@ static int harness_main(int argc, char **argv, const rt_model_desc *m, bool own_
         rc = H_USAGE;
       } else if (!*val) {
         fprintf(stderr, "%s: --weights is empty\n", prog);
-        rc = H_USAGE;
+        rc = H_BAD_INPUT;
       }
       wpath = val;
       break;
     case 5:
       if (!*val) {
         fprintf(stderr, "%s: --profile is empty\n", prog);
-        rc = H_USAGE;
+        rc = H_BAD_INPUT;
       }
       profile = val;
       break;

@@ -120,13 +120,16 @@ static int cmd_dump(int argc, char **argv) {
     } else if (!strcmp(a, "--format=dot")) {
       st.dot = true;
     } else if (!strncmp(a, "--format=", 9)) {
-      return usage_error(usage_dump, "unknown format '%s' (text or dot)", a + 9);
+      fprintf(stderr, "mixc dump: unknown format '%s' (text or dot)\n", a + 9);
+      return EXIT_BAD_INPUT;
     } else if (!strcmp(a, "-o") && i + 1 < argc) {
       outpath = argv[++i];
     } else if (!strcmp(a, "--verify-each")) {
       verify_each = true;
     } else if (!strcmp(a, "--elide-weights")) {
       st.elide = true;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--after")) {
+      return usage_error(usage_dump, "%s needs a value", a);
     } else if (a[0] == '-' && a[1]) {
       return usage_error(usage_dump, "unknown option '%s'", a);
     } else if (!model) {
@@ -137,9 +140,9 @@ static int cmd_dump(int argc, char **argv) {
   }
   if (!model) return usage_error(usage_dump, "%s", "missing MODEL");
   if (after && strcmp(after, "import") && strcmp(after, "all") && !pass_find(after)) {
-    fprintf(stderr, "mixc: unknown pass '%s'\n", after);
+    fprintf(stderr, "mixc dump: unknown pass '%s'\n", after);
     print_pass_names(stderr);
-    return EXIT_USAGE;
+    return EXIT_BAD_INPUT;
   }
 
   ir_diags *d = ir_diags_new();

@@ -8,7 +8,9 @@
  *   mixc compile MODEL -o OUT [--emit=exe|obj|lib|llvm|asm] [--shape NAME=1x3x224x224 ...]
  *                             [--prefix NAME] [--weights=embed|file]
  *
- * Requires: libmixc. Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal. */
+ * Requires: libmixc. Exit codes: 0 ok, 1 bad input (also a flag value that is
+ * malformed or out of range), 2 usage (an unknown option or argument, a flag
+ * without its value, no MODEL or -o), 3 internal. */
 #include "run.h"
 
 #include <ctype.h>
@@ -59,6 +61,14 @@ static int usage_error(const char *cmd, const char *usage, const char *fmt, cons
   fprintf(stderr, fmt, arg);
   fprintf(stderr, "\n%s", usage);
   return EXIT_USAGE;
+}
+
+/* A flag given a value it cannot take: bad input, not a usage error. */
+static int value_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "mixc %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nrun 'mixc %s --help' for usage\n", cmd);
+  return EXIT_BAD_INPUT;
 }
 
 /* The exit code for a failed api_compile. */
@@ -133,18 +143,18 @@ int cmd_run(int argc, char **argv) {
     if (which >= 0 && !val) {
       rc = usage_error("run", usage_run, "%s needs a value", a);
     } else if (which == 0) {
-      if (!strchr(val, '=')) rc = usage_error("run", usage_run, "--input expects NAME=FILE, got '%s'", val);
+      if (!strchr(val, '=')) rc = value_error("run", "--input expects NAME=FILE, got '%s'", val);
       inputs[ninputs++] = val;
     } else if (which == 2) {
       if (!parse_pos(val, 4096, &threads))
-        rc = usage_error("run", usage_run, "--threads expects an integer from 1 to 4096, got '%s'", val);
+        rc = value_error("run", "--threads expects an integer from 1 to 4096, got '%s'", val);
     } else if (which == 3) {
       if (!parse_pos(val, 1000000, &bench))
-        rc = usage_error("run", usage_run, "--bench expects an integer from 1 to 1000000, got '%s'", val);
+        rc = value_error("run", "--bench expects an integer from 1 to 1000000, got '%s'", val);
     } else if (which == 1) {
-      if (!*val) rc = usage_error("run", usage_run, "%s", "--output-dir is empty");
+      if (!*val) rc = value_error("run", "%s", "--output-dir is empty");
     } else if (which == 4) {
-      if (!*val) rc = usage_error("run", usage_run, "%s", "--profile is empty");
+      if (!*val) rc = value_error("run", "%s", "--profile is empty");
     } else if (a[0] == '-' && a[1]) {
       rc = usage_error("run", usage_run, "unknown option '%s'", a);
     } else if (!model) {
@@ -262,8 +272,7 @@ int cmd_compile(int argc, char **argv) {
       const char *eq = strrchr(v, '=');
       int rank;
       if (!eq || eq == v || !parse_dims(eq + 1, &rank, dims[nshapes])) {
-        rc = usage_error("compile", usage_compile,
-                         "--shape expects NAME=DIMS like x=1x3x224x224, got '%s'", v);
+        rc = value_error("compile", "--shape expects NAME=DIMS like x=1x3x224x224, got '%s'", v);
       } else if (!(names[nshapes] = strndup(v, (size_t)(eq - v)))) {
         rc = EXIT_INTERNAL;
       } else {
@@ -284,11 +293,11 @@ int cmd_compile(int argc, char **argv) {
   for (int k = 0; k < 5; k++)
     if (!strcmp(emit, kinds[k])) kind = k;
   if (rc == EXIT_OK && kind < 0)
-    rc = usage_error("compile", usage_compile, "unknown --emit kind '%s' (exe, obj, lib, llvm or asm)", emit);
+    rc = value_error("compile", "unknown --emit kind '%s' (exe, obj, lib, llvm or asm)", emit);
   if (rc == EXIT_OK && strcmp(weights, "embed") && strcmp(weights, "file"))
-    rc = usage_error("compile", usage_compile, "unknown --weights mode '%s' (embed or file)", weights);
+    rc = value_error("compile", "unknown --weights mode '%s' (embed or file)", weights);
   if (rc == EXIT_OK && !is_ident(prefix))
-    rc = usage_error("compile", usage_compile, "--prefix '%s' is not a C identifier", prefix);
+    rc = value_error("compile", "--prefix '%s' is not a C identifier", prefix);
   if (rc == EXIT_OK && !model) rc = usage_error("compile", usage_compile, "%s", "missing MODEL");
   if (rc == EXIT_OK && !out) rc = usage_error("compile", usage_compile, "%s", "missing -o OUT");
 

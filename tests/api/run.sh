@@ -44,9 +44,9 @@ X=${flags[1]#*=}
 $PY -c "import numpy as np; np.save('$TMP/wrong.npy', np.zeros((1, 2), np.float32)); np.save('$TMP/f64.npy', np.load('$X').astype(np.float64))"
 expect_exit 2 "run: no model" "$MIXC" run
 expect_exit 2 "run: unknown option" "$MIXC" run "$D/model.onnx" "${flags[@]}" --bogus
-expect_exit 2 "run: --threads 0" "$MIXC" run "$D/model.onnx" "${flags[@]}" --threads 0
-expect_exit 2 "run: --bench x" "$MIXC" run "$D/model.onnx" "${flags[@]}" --bench x
-expect_exit 2 "run: --input without =" "$MIXC" run "$D/model.onnx" --input foo
+expect_exit 1 "run: --threads 0" "$MIXC" run "$D/model.onnx" "${flags[@]}" --threads 0
+expect_exit 1 "run: --bench x" "$MIXC" run "$D/model.onnx" "${flags[@]}" --bench x
+expect_exit 1 "run: --input without =" "$MIXC" run "$D/model.onnx" --input foo
 expect_exit 1 "run: missing model file" "$MIXC" run "$TMP/nope.onnx" "${flags[@]}"
 expect_exit 1 "run: missing input" "$MIXC" run "$D/model.onnx"
 grep -q "missing --input input=FILE" "$TMP/err" && ok || bad "missing input is named"
@@ -58,9 +58,9 @@ expect_exit 1 "run: wrong dtype" "$MIXC" run "$D/model.onnx" --input input="$TMP
 grep -q "got f64" "$TMP/err" && ok || bad "wrong dtype: expected vs got"
 expect_exit 1 "run: unreadable input" "$MIXC" run "$D/model.onnx" --input input="$TMP/nope.npy"
 expect_exit 2 "compile: no -o" "$MIXC" compile "$M"
-expect_exit 2 "compile: bad --emit" "$MIXC" compile "$M" -o "$TMP/x" --emit=wasm
-expect_exit 2 "compile: bad --shape" "$MIXC" compile "$M" -o "$TMP/x" --shape input=2y3
-expect_exit 2 "compile: bad --prefix" "$MIXC" compile "$M" -o "$TMP/x" --prefix 9x
+expect_exit 1 "compile: bad --emit" "$MIXC" compile "$M" -o "$TMP/x" --emit=wasm
+expect_exit 1 "compile: bad --shape" "$MIXC" compile "$M" -o "$TMP/x" --shape input=2y3
+expect_exit 1 "compile: bad --prefix" "$MIXC" compile "$M" -o "$TMP/x" --prefix 9x
 
 # --weights=file: OUT.weights next to the output, mapped at load and checked
 WD=$TINY/sparse_mlp_masked
@@ -69,7 +69,7 @@ wcmp() { $PY "$HERE/../models/compare.py" "$1/logits.npy" "$WD/output_0.npy" --r
 rm -rf "$TMP/w"; mkdir -p "$TMP/w/moved"
 expect_exit 0 "compile --weights=embed" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/embed"
 expect_exit 0 "compile --weights=file" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/file" --weights=file
-expect_exit 2 "compile: bad --weights" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/x" --weights=mmap
+expect_exit 1 "compile: bad --weights" "$MIXC" compile "$WD/model.onnx" -o "$TMP/w/x" --weights=mmap
 [ -s "$TMP/w/file.weights" ] && head -c 8 "$TMP/w/file.weights" | grep -q MIXCWTS1 && ok || bad "--weights=file writes OUT.weights"
 es=$(stat -c %s "$TMP/w/embed"); fs=$(stat -c %s "$TMP/w/file"); ws=$(stat -c %s "$TMP/w/file.weights")
 [ $((es - fs)) -ge $((ws * 3 / 4)) ] && ok || bad "weights-file exe ($fs B) is not smaller than embed ($es B) by ~the weights ($ws B)"

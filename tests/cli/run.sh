@@ -15,9 +15,12 @@ expect_exit 2 "no command" "$MIXC"
 expect_exit 2 "unknown command" "$MIXC" frobnicate
 expect_exit 2 "dump without model" "$MIXC" dump
 expect_exit 2 "unknown option" "$MIXC" dump "$M" --bogus
-expect_exit 2 "unknown format" "$MIXC" dump "$M" --format=svg
-expect_exit 2 "unknown pass" "$MIXC" dump "$M" --after=nosuchpass
+expect_exit 1 "unknown format" "$MIXC" dump "$M" --format=svg
+expect_exit 1 "unknown pass" "$MIXC" dump "$M" --after=nosuchpass
 grep -q 'unknown pass' "$TMP/err" && ok || bad "unknown pass is named"
+expect_exit 2 "-o without a value" "$MIXC" dump "$M" -o
+expect_exit 2 "--after without a value" "$MIXC" dump "$M" --after
+grep -q -- '--after needs a value' "$TMP/err" && ok || bad "--after without a value is named"
 expect_exit 1 "missing file" "$MIXC" check "$TMP/does-not-exist.onnx"
 grep -q 'does-not-exist' "$TMP/err" && ok || bad "missing file is named"
 expect_exit 1 "unwritable -o" "$MIXC" dump "$M" -o /nonexistent-dir/x.mir

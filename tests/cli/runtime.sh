@@ -34,8 +34,8 @@ for name in sparse_mlp_onehot mixer; do
 done
 D=$TINY/sparse_mlp_onehot; IN=(--input "input=$D/input_0.npy"); EXE=$TMP/thr_sparse_mlp_onehot/exe
 for bad in 0 -1 x 4097 ""; do
-  expect_exit 2 "run --threads '$bad'" "$MIXC" run "$D/model.onnx" "${IN[@]}" --threads "$bad"
-  expect_exit 2 "exe --threads '$bad'" "$EXE" "${IN[@]}" --threads "$bad"
+  expect_exit 1 "run --threads '$bad'" "$MIXC" run "$D/model.onnx" "${IN[@]}" --threads "$bad"
+  expect_exit 1 "exe --threads '$bad'" "$EXE" "${IN[@]}" --threads "$bad"
 done
 "$MIXC" run --help | grep -q -- "--threads N .*default: the number of cores" && ok || bad "run --help: --threads default"
 "$EXE" --help | grep -q -- "--profile FILE" && ok || bad "exe --help shows --profile"
@@ -53,7 +53,7 @@ r=$("${CHECK[@]}" profile "$P/exe.json" "${n:-0}" 4) && ok || bad "exe profile: 
 r=$("${CHECK[@]}" same-events "$P/jit.json" "$P/int.json") && ok || bad "jit vs interp profile: $r"
 r=$("${CHECK[@]}" same-events "$P/jit.json" "$P/exe.json") && ok || bad "jit vs exe profile: $r"
 grep -q '"cat":"mixc.moe"' "$P/jit.json" && ok || bad "profile: no mixc.moe event"
-expect_exit 2 "run --profile ''" "$MIXC" run "$D/model.onnx" "${IN[@]}" --profile ""
+expect_exit 1 "run --profile ''" "$MIXC" run "$D/model.onnx" "${IN[@]}" --profile ""
 expect_exit 2 "run --profile without a value" "$MIXC" run "$D/model.onnx" "${IN[@]}" --profile
 expect_exit 1 "run --profile to a missing dir" "$MIXC" run "$D/model.onnx" "${IN[@]}" --output-dir "$P/o" --profile /nonexistent-dir/p.json
 grep -q "profile: cannot write /nonexistent-dir/p.json" "$TMP/err" && ok || bad "unwritable profile: message"
