@@ -3,6 +3,8 @@
  * Requires: pass.h's invariants. */
 #include "match.h"
 
+#include "ir/infer.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -43,6 +45,20 @@ bool pass_ints_are(const ir_node *n, const char *name, int cnt, const int64_t *v
   for (int i = 0; i < cnt; i++)
     if (a->ints[i] != (v ? v[i] : dflt)) return false;
   return true;
+}
+
+bool pass_axes_are(const ir_node *n, int rank, int64_t want) {
+  int64_t ax[4];
+  int na = 0;
+  if (n->nin > 1 && n->in[1]) {
+    if (!ir_const_ints(n->in[1], ax, 4, &na)) return false;
+  } else {
+    const ir_attr *a = ir_attr_find(n, "axes");
+    if (!a || a->kind != IR_ATTR_INTS || a->n > 4) return false;
+    na = a->n;
+    for (int i = 0; i < na; i++) ax[i] = a->ints[i];
+  }
+  return na == 1 && ir_norm_axis(ax[0], rank) == want;
 }
 
 bool pass_const_scalar(const ir_value *v, double *f) {

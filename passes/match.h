@@ -23,6 +23,9 @@ ir_node *pass_only_user(const ir_graph *g, const ir_value *v);
 /* Attribute `name` of n is absent, or a list of cnt ints equal to v[i] (v
  * NULL: all equal to dflt). */
 bool pass_ints_are(const ir_node *n, const char *name, int cnt, const int64_t *v, int64_t dflt);
+/* n's axes (its input 1 when given, else its `axes` attribute: Unsqueeze and
+ * the reductions) are exactly one axis, `want` once normalized to `rank`. */
+bool pass_axes_are(const ir_node *n, int rank, int64_t want);
 /* v is a float constant with exactly one element (any rank); *f is its value. */
 bool pass_const_scalar(const ir_value *v, double *f);
 /* v is within a relative 1e-6 of want: how exported constants are compared. */

@@ -31,19 +31,8 @@
 
 /* n is a ReduceMean over the last axis of its input only, keeping dims. */
 static bool mean_last(const ir_node *n) {
-  if (ir_attr_int(n, "keepdims", 1) != 1) return false;
   int r = n->in[0]->type.rank;
-  int64_t ax;
-  const ir_attr *a = ir_attr_find(n, "axes");
-  if (a) {
-    if (a->kind != IR_ATTR_INTS || a->n != 1) return false;
-    ax = a->ints[0];
-  } else {
-    const ir_value *in = n->nin > 1 ? n->in[1] : NULL;
-    if (!in || !in->konst || in->konst->dtype != IR_I64 || in->konst->numel != 1) return false;
-    ax = ((const int64_t *)in->konst->data)[0];
-  }
-  return r >= 1 && (ax == -1 || ax == r - 1);
+  return ir_attr_int(n, "keepdims", 1) == 1 && r >= 1 && pass_axes_are(n, r, r - 1);
 }
 
 /* The operand of binary node n that is not `x`, when the other one is x. */

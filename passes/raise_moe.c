@@ -66,20 +66,6 @@ bool moe_const_fill(const ir_value *v, double want) {
   return true;
 }
 
-bool moe_axes_are(const ir_node *n, int rank, int64_t want) {
-  int64_t ax[4];
-  int na = 0;
-  if (n->nin > 1 && n->in[1]) {
-    if (!ir_const_ints(n->in[1], ax, 4, &na)) return false;
-  } else {
-    const ir_attr *a = ir_attr_find(n, "axes");
-    if (!a || a->kind != IR_ATTR_INTS || a->n > 4) return false;
-    na = a->n;
-    for (int i = 0; i < na; i++) ax[i] = a->ints[i];
-  }
-  return na == 1 && ir_norm_axis(ax[0], rank) == want;
-}
-
 bool moe_axes_list(const ir_node *n, int rank, const int64_t *want, int nw) {
   int64_t ax[8];
   int na = 0;
@@ -268,7 +254,7 @@ bool moe_match_importance(moe_match *m, ir_value *keep) {
   if (!moe_static_dims(sc->in[2], 1, nd1) || !moe_const_fill(sc->in[2], 0.0))
     return moe_fail(m, sc, "dropped rows must be set to zero");
   ir_node *rm = pass_def(t2->in[0], IR_OP_ReduceMax);
-  if (!rm || rm->in[0] != m->softmax->out[0] || !moe_axes_are(rm, 2, 1) ||
+  if (!rm || rm->in[0] != m->softmax->out[0] || !pass_axes_are(rm, 2, 1) ||
       ir_attr_int(rm, "keepdims", 1) != 0)
     return moe_fail(m, t2, "importance scores are not the max routing probability of each row");
   m->keep = keep;

@@ -51,9 +51,7 @@ void moe_take(moe_match *m, ir_node *n);
 bool moe_const_f(const ir_value *v, double *f);          /* single-element float constant */
 bool moe_const_i(const ir_value *v, int64_t *i);         /* single-element integer constant */
 bool moe_const_fill(const ir_value *v, double want);     /* float constant, every element == want */
-/* Axes of Unsqueeze/ReduceSum/ReduceMax (input 1 or attribute), normalized to `rank`. */
-bool moe_axes_are(const ir_node *n, int rank, int64_t want);
-/* The same for any number of axes: exactly want[0..nw) in that order. */
+/* pass_axes_are (match.h) for any number of axes: exactly want[0..nw) in that order. */
 bool moe_axes_list(const ir_node *n, int rank, const int64_t *want, int nw);
 /* Einsum n's equation equals `eq` up to renaming the letters and spaces. */
 bool moe_einsum_is(const ir_node *n, const char *eq);

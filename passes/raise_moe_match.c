@@ -30,7 +30,7 @@ static bool match_loop_sel(moe_match *m, ir_value *sel, int64_t *e) {
       ir_node *us = pass_def(an->in[1 - i], IR_OP_Unsqueeze);
       ir_node *gt = us ? pass_def(us->in[0], IR_OP_Greater) : NULL;
       double half;
-      if (!e2 || !gt || !moe_axes_are(us, 2, 1) || !moe_const_f(gt->in[1], &half) || half <= 0 ||
+      if (!e2 || !gt || !pass_axes_are(us, 2, 1) || !moe_const_f(gt->in[1], &half) || half <= 0 ||
           half >= 1)
         continue;
       eq = e2;
@@ -59,7 +59,7 @@ static bool match_loop_expert(moe_match *m, ir_value *idx, ir_value *upd, ir_val
   /* idx = Expand(Unsqueeze(rows, [1]), [1, d] | Shape(upd)) */
   ir_node *ex = pass_def(idx, IR_OP_Expand);
   ir_node *us = ex ? pass_def(ex->in[0], IR_OP_Unsqueeze) : NULL;
-  if (!ex || !us || !moe_axes_are(us, 2, 1)) return moe_fail(m, idx->def, "scatter indices are not Expand(Unsqueeze(rows, 1))");
+  if (!ex || !us || !pass_axes_are(us, 2, 1)) return moe_fail(m, idx->def, "scatter indices are not Expand(Unsqueeze(rows, 1))");
   moe_take(m, ex);
   moe_take(m, us);
   ir_value *rows = us->in[0];
@@ -95,12 +95,12 @@ static bool match_loop_expert(moe_match *m, ir_value *idx, ir_value *upd, ir_val
   int gi = pass_def(mu->in[1], IR_OP_Unsqueeze) ? 1 : 0;
   ir_node *gu = pass_def(mu->in[gi], IR_OP_Unsqueeze);
   ir_node *gg = gu ? pass_def(gu->in[0], IR_OP_Gather) : NULL;
-  if (!gg || !moe_axes_are(gu, 2, 1) || gg->in[1] != rows || ir_attr_int(gg, "axis", 0) != 0)
+  if (!gg || !pass_axes_are(gu, 2, 1) || gg->in[1] != rows || ir_attr_int(gg, "axis", 0) != 0)
     return moe_fail(m, mu, "expert %lld gate is not gate_vector[rows][:, None]", (long long)e);
   /* gvec = ReduceSum(Mul(topv, Cast(sel)), -1, keepdims 0) */
   ir_node *rs = pass_def(gg->in[0], IR_OP_ReduceSum);
   ir_node *gm = rs ? pass_def(rs->in[0], IR_OP_Mul) : NULL;
-  if (!gm || !moe_axes_are(rs, 2, 1) || ir_attr_int(rs, "keepdims", 1) != 0)
+  if (!gm || !pass_axes_are(rs, 2, 1) || ir_attr_int(rs, "keepdims", 1) != 0)
     return moe_fail(m, gg, "expert %lld gate vector is not sum(topv * selection, -1)", (long long)e);
   int ci = pass_def(gm->in[1], IR_OP_Cast) ? 1 : 0;
   ir_node *ca = pass_def(gm->in[ci], IR_OP_Cast);
@@ -211,7 +211,7 @@ static bool match_gate_matrix(moe_match *m, ir_value *g) {
     int ki = pass_def(mu->in[1], IR_OP_Unsqueeze) ? 1 : 0;
     ir_node *us = pass_def(mu->in[ki], IR_OP_Unsqueeze);
     sc = pass_def(mu->in[1 - ki], IR_OP_ScatterElements);
-    if (!us || !sc || !moe_axes_are(us, 2, 1)) return moe_fail(m, mu, "gate is not scatter(topv) * keep[:, None]");
+    if (!us || !sc || !pass_axes_are(us, 2, 1)) return moe_fail(m, mu, "gate is not scatter(topv) * keep[:, None]");
     keep = us->in[0];
     moe_take(m, mu);
     moe_take(m, us);
@@ -340,7 +340,7 @@ static ir_value *unsq2(moe_match *m, ir_value *u, int r, int64_t a0, int64_t a1)
     return u1->in[0];
   }
   ir_node *u0 = pass_def(u1->in[0], IR_OP_Unsqueeze);
-  if (!u0 || !moe_axes_are(u1, r + 2, a1) || !moe_axes_are(u0, r + 1, a0)) return NULL;
+  if (!u0 || !pass_axes_are(u1, r + 2, a1) || !pass_axes_are(u0, r + 1, a0)) return NULL;
   moe_take(m, u1);
   moe_take(m, u0);
   return u0->in[0];
@@ -350,7 +350,7 @@ static ir_value *unsq2(moe_match *m, ir_value *u, int r, int64_t a0, int64_t a1)
 static ir_value *sum_choices(moe_match *m, ir_value *s, ir_node **pre) {
   ir_node *rs = pass_def(s, IR_OP_ReduceSum);
   ir_node *re = rs ? pass_def(rs->in[0], IR_OP_Reshape) : NULL;
-  if (!re || ir_attr_int(rs, "keepdims", 1) != 0 || !moe_axes_are(rs, 4, 0)) return NULL;
+  if (!re || ir_attr_int(rs, "keepdims", 1) != 0 || !pass_axes_are(rs, 4, 0)) return NULL;
   moe_take(m, rs);
   moe_take(m, re);
   *pre = re;
@@ -408,7 +408,7 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
   }
   REQ(u_oh, m3n, "dispatch mask is not Unsqueeze(one_hot(slot), 1) * Unsqueeze(mask, 2)");
   ir_node *uoh = u_oh->def, *um1 = pass_def(u_m1, IR_OP_Unsqueeze);
-  REQ(um1 && moe_axes_are(uoh, 3, 1) && moe_axes_are(um1, 3, 2), m3n,
+  REQ(um1 && pass_axes_are(uoh, 3, 1) && pass_axes_are(um1, 3, 2), m3n,
       "dispatch mask is not Unsqueeze(one_hot(slot), 1) * Unsqueeze(mask, 2)");
   moe_take(m, uoh);
   moe_take(m, um1);
@@ -421,7 +421,7 @@ bool moe_match_combine_onehot(moe_match *m, ir_node *end) {
   /* pos_row = Cast(ReduceSum(pos * M1, -1, keepdims 0), i64) */
   ir_node *c2 = cast_to(oh2->in[0], IR_I64), *rsp = c2 ? pass_def(c2->in[0], IR_OP_ReduceSum) : NULL;
   ir_node *mp = rsp ? pass_def(rsp->in[0], IR_OP_Mul) : NULL;
-  REQ(mp && moe_axes_are(rsp, 2, 1) && ir_attr_int(rsp, "keepdims", 1) == 0, oh2,
+  REQ(mp && pass_axes_are(rsp, 2, 1) && ir_attr_int(rsp, "keepdims", 1) == 0, oh2,
       "slot index is not int64(sum(pos * mask, -1))");
   moe_take(m, c2);
   moe_take(m, rsp);
@@ -554,7 +554,7 @@ static bool image_input(moe_match *m) {
   REQ(t->rank == 3 && ir_type_static(t) && t->dtype == IR_F32 && t->dims[0].v == m->rows &&
           t->dims[2].v == m->d,
       rm, "per-image router input must be static f32 (%lld, S, %lld)", (long long)m->rows, (long long)m->d);
-  REQ(moe_axes_are(rm, 3, 1) && ir_attr_int(rm, "keepdims", 1) == 0, rm,
+  REQ(pass_axes_are(rm, 3, 1) && ir_attr_int(rm, "keepdims", 1) == 0, rm,
       "per-image router must average over the token axis 1 without keepdims");
   moe_take(m, rm);
   m->group = t->dims[1].v;

@@ -125,7 +125,7 @@ static ir_tensor *const_value(moe_match *m, ir_value *v, int *budget) {
 /* ss = ReduceSum(x*x | Pow(x,2), -1, keepdims) of x (rank 3) */
 static bool match_sumsq(moe_match *m, ir_value *ss, ir_value *x) {
   ir_node *rs = pass_def(ss, IR_OP_ReduceSum);
-  REQ(rs && moe_axes_are(rs, 3, 2) && ir_attr_int(rs, "keepdims", 1) == 1, ss->def,
+  REQ(rs && pass_axes_are(rs, 3, 2) && ir_attr_int(rs, "keepdims", 1) == 1, ss->def,
       "token norm is not a ReduceSum over d with keepdims");
   ir_node *sq = pass_def(rs->in[0], IR_OP_Mul), *pw = pass_def(rs->in[0], IR_OP_Pow);
   double two = 0;
@@ -140,7 +140,7 @@ static bool match_sumsq(moe_match *m, ir_value *ss, ir_value *x) {
 static bool match_norm(moe_match *m, ir_value *nrm, ir_value *x, double *eps) {
   ir_node *l2 = pass_def(nrm, IR_OP_ReduceL2);
   if (l2) {
-    REQ(l2->in[0] == x && moe_axes_are(l2, 3, 2) && ir_attr_int(l2, "keepdims", 1) == 1, l2,
+    REQ(l2->in[0] == x && pass_axes_are(l2, 3, 2) && ir_attr_int(l2, "keepdims", 1) == 1, l2,
         "ReduceL2 is not over d with keepdims");
     moe_take(m, l2);
     *eps = 0;
